@@ -1,0 +1,1 @@
+"""The pure core of Guichet: load, validate and compile YAML definitions; runtime rules."""
