@@ -1,0 +1,1 @@
+"""Web layer: the Starlette application, forms, templates and the CLI."""

@@ -1,0 +1,1 @@
+"""Storage: database, migrations, file store, drafts and mail outbox."""
