@@ -1,0 +1,238 @@
+"""The mail outbox: rows written in the caller's transaction, delivered later by a worker.
+
+Delivery guarantees. A worker first *claims* a due row with a conditional UPDATE that sets
+``claimed_until`` (a lease); only the worker whose UPDATE matched sends it, so two workers
+never send the same row at the same time. After a successful send the row gets
+``sent_at`` and is never picked again. If the process dies between the SMTP acceptance and
+the ``sent_at`` update, the lease expires and the message is sent again: delivery is
+*at least once*, never lost. Each row has a ``Message-ID`` fixed at enqueue time, so such a
+rare duplicate carries the same Message-ID and mail clients and servers can recognise it.
+A failed send increments ``attempts``, records ``last_error`` and schedules the next try
+with exponential backoff (capped); nothing is ever dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+import sqlalchemy as sa
+
+from storage.db import Database, as_utc
+from storage.tables import outbox
+
+logger = logging.getLogger("guichet.outbox")
+
+DEFAULT_SENDER = "Guichet <ne-pas-repondre@localhost>"
+LEASE = dt.timedelta(minutes=5)
+BACKOFF_BASE = dt.timedelta(seconds=30)
+BACKOFF_CAP = dt.timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: str
+    subject: str
+    text: str
+    html: str
+    reply_to: str | None = None
+    sender: str | None = None
+
+
+class Sender(Protocol):
+    async def send(self, message: EmailMessage) -> None: ...
+
+
+async def enqueue(db: Database, mail: Mail, now: dt.datetime) -> int:
+    """Queue ``mail``; inside ``db.transaction()`` it commits or rolls back with the caller."""
+    return int(
+        await db.fetch_val(
+            outbox.insert()
+            .values(
+                created_at=now,
+                message_id=make_msgid(domain="guichet.local"),
+                to_addr=mail.to,
+                sender=mail.sender,
+                reply_to=mail.reply_to,
+                subject=mail.subject,
+                text_body=mail.text,
+                html_body=mail.html,
+                attempts=0,
+                next_attempt_at=now,
+            )
+            .returning(outbox.c.id)
+        )
+    )
+
+
+def build_message(row: dict[str, Any], default_sender: str) -> EmailMessage:
+    """An RFC 5322 message, multipart/alternative (text then HTML), UTF-8."""
+    message = EmailMessage()
+    message["From"] = row["sender"] or default_sender
+    message["To"] = row["to_addr"]
+    if row["reply_to"]:
+        message["Reply-To"] = row["reply_to"]
+    message["Subject"] = row["subject"]
+    message["Date"] = format_datetime(as_utc(row["created_at"]) or dt.datetime.now(dt.UTC))
+    message["Message-ID"] = row["message_id"]
+    message.set_content(row["text_body"], charset="utf-8")
+    message.add_alternative(row["html_body"], subtype="html", charset="utf-8")
+    return message
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Delay before the next try after ``attempts`` failures: 30 s, 1 min, 2 min... ≤ 6 h."""
+    delay: dt.timedelta = BACKOFF_BASE * (2 ** max(attempts - 1, 0))
+    return min(delay, BACKOFF_CAP)
+
+
+class MaildirSender:
+    """Writes each message as ``<folder>/<time>-<id>.eml`` (atomically) for developers."""
+
+    def __init__(self, folder: Path, default_sender: str = DEFAULT_SENDER) -> None:
+        self.folder = Path(folder)
+        self.default_sender = default_sender
+
+    async def send(self, message: EmailMessage) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data = message.as_bytes()
+        token = str(message["Message-ID"]).strip("<>").split("@", 1)[0]
+        name = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{token}.eml"
+        await asyncio.to_thread(_write_atomically, self.folder / name, data)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class SmtpSender:
+    """SMTP delivery: ``smtp://[user:pass@]host[:port][?starttls=1]`` or ``smtps://`` (TLS)."""
+
+    def __init__(self, url: str, default_sender: str = DEFAULT_SENDER, timeout: float = 30):
+        parts = urlsplit(url)
+        if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+            raise ValueError(
+                f"SMTP URL {url!r} is not valid. Expected smtp://host:port or smtps://host."
+            )
+        query = parse_qs(parts.query)
+        self.hostname = parts.hostname
+        self.use_tls = parts.scheme == "smtps"
+        self.port = parts.port or (465 if self.use_tls else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.start_tls = query.get("starttls", ["0"])[0].lower() in {"1", "true", "yes"}
+        self.default_sender = default_sender
+        self.timeout = timeout
+
+    async def send(self, message: EmailMessage) -> None:
+        await aiosmtplib.send(
+            message,
+            hostname=self.hostname,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            use_tls=self.use_tls,
+            start_tls=self.start_tls,
+            timeout=self.timeout,
+        )
+
+
+def _sender_address(sender: Sender) -> str:
+    return str(getattr(sender, "default_sender", DEFAULT_SENDER))
+
+
+async def _claim(db: Database, row_id: int, now: dt.datetime) -> dict[str, Any] | None:
+    free = sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
+    return await db.fetch_one(
+        outbox.update()
+        .where(outbox.c.id == row_id, outbox.c.sent_at.is_(None), free)
+        .values(claimed_until=now + LEASE)
+        .returning(*outbox.c)
+    )
+
+
+async def _deliver_one(db: Database, sender: Sender, row: dict[str, Any], now: dt.datetime) -> bool:
+    try:
+        await sender.send(build_message(row, _sender_address(sender)))
+    except Exception as exc:  # any failure is recorded and retried later
+        attempts = row["attempts"] + 1
+        logger.warning(
+            "Mail %s to %s failed (attempt %d): %s", row["id"], row["to_addr"], attempts, exc
+        )
+        await db.execute(
+            outbox.update()
+            .where(outbox.c.id == row["id"])
+            .values(
+                attempts=attempts,
+                next_attempt_at=now + backoff(attempts),
+                last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                claimed_until=None,
+            )
+        )
+        return False
+    await db.execute(
+        outbox.update()
+        .where(outbox.c.id == row["id"])
+        .values(sent_at=now, claimed_until=None, attempts=row["attempts"] + 1, last_error=None)
+    )
+    return True
+
+
+async def deliver_pending(
+    db: Database, sender: Sender, now: dt.datetime, *, batch: int = 50
+) -> int:
+    """Send the due messages (at most ``batch``); return how many were sent."""
+    due = await db.fetch_all(
+        sa.select(outbox.c.id)
+        .where(
+            outbox.c.sent_at.is_(None),
+            outbox.c.next_attempt_at <= now,
+            sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
+        )
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        .limit(batch)
+    )
+    sent = 0
+    for candidate in due:
+        row = await _claim(db, candidate["id"], now)
+        if row is not None and await _deliver_one(db, sender, row, now):
+            sent += 1
+    return sent
+
+
+async def run_outbox_worker(
+    db: Database, sender: Sender, stop_event: asyncio.Event, interval: float = 5.0
+) -> None:
+    """Deliver pending mail every ``interval`` seconds until ``stop_event`` is set."""
+    while not stop_event.is_set():
+        try:
+            await deliver_pending(db, sender, dt.datetime.now(dt.UTC))
+        except Exception:  # the database may be briefly unavailable: keep the worker alive
+            logger.exception("Outbox delivery round failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop_event.wait(), timeout=interval)
+
+
+async def pending_count(db: Database) -> int:
+    query = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+    return int(await db.fetch_val(query))
