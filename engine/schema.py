@@ -582,4 +582,20 @@ def check(kind: str, data: object, file: str) -> list[Problem]:
             if (path, message) not in seen:
                 seen.add((path, message))
                 problems.append(Problem(file, 0, 0, message, path, hint))
-    return problems
+    return sorted(problems, key=lambda p: _document_order(data, p.path))
+
+
+def _document_order(data: object, path: KeyPath) -> tuple[int, ...]:
+    """Position of `path` in the file (mappings keep the YAML key order), for stable output."""
+    order: list[int] = []
+    node = data
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            order.append(list(node).index(part))
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            order.append(part)
+            node = node[part]
+        else:
+            break
+    return tuple(order)

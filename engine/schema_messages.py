@@ -131,14 +131,14 @@ def _where(kind: str, data: object, path: KeyPath) -> str:
 
 
 def _with_suggestion(hint: str, pattern: str, value: object) -> str:
-    """Append "write 'acte-naissance'" when lowercasing the bad id gives a valid one."""
+    """For a bad id, replace the hint's example with the id the admin probably meant."""
     if pattern not in (ID_PATTERN, FIELD_ID_PATTERN) or not isinstance(value, str):
         return hint
-    joiner = "-" if pattern == ID_PATTERN else "_"
-    words = re.findall(r"[a-z0-9]+", unicodedata.normalize("NFKD", value).lower())
-    suggestion = joiner.join(words)
+    plain = "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c))
+    words = re.findall(r"[a-z0-9]+", plain.lower())
+    suggestion = ("-" if pattern == ID_PATTERN else "_").join(words)
     if suggestion and suggestion != value and re.match(pattern, suggestion):
-        return f"{hint}; write '{suggestion}'"
+        return f"{hint.split(', e.g.')[0]}: write '{suggestion}'"
     return hint
 
 
@@ -186,11 +186,13 @@ def explain(kind: str, data: object, error: Any) -> list[Explained]:
             for key in instance
             if key not in allowed
         ]
-    if validator == "required":
+    if validator == "required" and isinstance(instance, dict):
+        # A misspelt key is reported once, as unknown with "did you mean": not missing too.
+        typos = [k for k in instance if isinstance(k, str) and k not in value]
         return [
             (path, f"missing required key '{key}' {where}", "")
             for key in value
-            if isinstance(instance, dict) and key not in instance
+            if key not in instance and not difflib.get_close_matches(key, typos, n=1, cutoff=0.6)
         ]
     if validator == "anyOf":
         return _explain_any_of(kind, data, error)
