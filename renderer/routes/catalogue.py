@@ -1,0 +1,278 @@
+"""The catalogue: home page, procedures by theme, search, a procedure's page, theme CSS, logo.
+
+``availability(request, proc)`` says whether a procedure can be started now (padlock,
+opening window, quota); the wizard uses the same function so both always agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from engine import rules
+from engine.model import Pack, Procedure, Theme
+from renderer import text
+from renderer.errors import NotFound
+from renderer.routes.news import latest_news
+from renderer.templating import render
+from storage.requests import QuotaClaim, quota_used
+
+Status = Literal["open", "locked", "not_yet", "closed", "full"]
+PORTAL_SCOPE = "portal"
+LOGO_TYPES = {
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    status: Status
+    locked: bool  # the padlock: an account is required
+    window: str  # "du 1er mai au 15 juillet 2026", or ""
+    message: str  # why it cannot be started, in French; "" when it can
+
+    @property
+    def can_start(self) -> bool:
+        return self.status == "open"
+
+
+def window_dates(proc: Procedure) -> tuple[dt.date | None, dt.date | None]:
+    """The opening window as the dates a citizen reads (Europe/Paris)."""
+    start = proc.open.start.astimezone(text.PARIS).date() if proc.open.start else None
+    end = None
+    if proc.open.end:
+        local = proc.open.end.astimezone(text.PARIS)
+        # An end at midnight is exclusive: the last open day is the one before.
+        end = local.date() - dt.timedelta(days=1) if local.time() == dt.time(0) else local.date()
+    return start, end
+
+
+def quota_claim(
+    proc: Procedure, now: dt.datetime, account_id: int | None = None
+) -> QuotaClaim | None:
+    """The quota counter a submission of ``proc`` at ``now`` counts against (None: no quota)."""
+    if proc.quota is None:
+        return None
+    scope = PORTAL_SCOPE if proc.quota.scope == "portal" else f"account:{account_id}"
+    period = rules.quota_period_key(proc.quota.per, now)
+    return QuotaClaim(period_key=period, scope_key=scope, max=proc.quota.max)
+
+
+async def availability(
+    request: Request, proc: Procedure, account_id: int | None = None
+) -> Availability:
+    """Whether ``proc`` can be started now, and the French message when it cannot."""
+    now: dt.datetime = request.app.state.now()
+    locked = proc.access.requires_account and account_id is None
+    start, end = window_dates(proc)
+    window = text.date_range_fr(start, end)
+    status = rules.window_status(proc, now)
+    if status == "not_yet":
+        return Availability("not_yet", locked, window, f"Cette démarche sera ouverte {window}.")
+    if status == "closed":
+        return Availability("closed", locked, window, f"Cette démarche était ouverte {window}.")
+    if locked:
+        return Availability("locked", True, window, "Cette démarche nécessite un espace personnel.")
+    claim = quota_claim(proc, now, account_id)
+    if claim is not None and proc.quota is not None:
+        used = await quota_used(request.app.state.db, proc.id, claim.period_key, claim.scope_key)
+        if used >= claim.max:
+            return Availability("full", locked, window, proc.quota.message)
+    return Availability("open", locked, window, "")
+
+
+# --- theme colours ------------------------------------------------------------------------
+
+
+def _channel(value: int) -> float:
+    c = value / 255
+    return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def luminance(colour: str) -> float:
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * _channel(r) + 0.7152 * _channel(g) + 0.0722 * _channel(b)
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def darken_until_readable(colour: str, background: str = "#ffffff", ratio: float = 4.5) -> str:
+    """``colour``, darkened step by step until it reaches ``ratio`` against ``background``."""
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    current = colour
+    while contrast(current, background) < ratio and (r or g or b):
+        r, g, b = (int(v * 0.9) for v in (r, g, b))
+        current = f"#{r:02x}{g:02x}{b:02x}"
+    return current
+
+
+def theme_stylesheet_text(primary: str, secondary: str) -> str:
+    """CSS custom properties from the commune's colours, kept at WCAG AA contrast on white."""
+    primary_text = darken_until_readable(primary)
+    secondary_text = darken_until_readable(secondary)
+    on_primary = "#ffffff" if contrast(primary_text, "#ffffff") >= 4.5 else "#000000"
+    return (
+        ":root {\n"
+        f"  --primary: {primary_text};\n"
+        f"  --on-primary: {on_primary};\n"
+        f"  --secondary: {secondary_text};\n"
+        f"  --accent: {secondary};\n"
+        "}\n"
+    )
+
+
+# --- catalogue helpers -------------------------------------------------------------------
+
+
+def sorted_themes(pack: Pack) -> list[Theme]:
+    return sorted(pack.portal.themes, key=lambda t: (t.order, text.normalise(t.label)))
+
+
+def procedures_of(pack: Pack, theme_id: str) -> list[Procedure]:
+    procs = [p for p in pack.procedures.values() if p.theme == theme_id]
+    return sorted(procs, key=lambda p: text.normalise(p.title))
+
+
+def themes_with_procedures(pack: Pack) -> list[tuple[Theme, list[Procedure]]]:
+    groups = [(theme, procedures_of(pack, theme.id)) for theme in sorted_themes(pack)]
+    return [(theme, procs) for theme, procs in groups if procs]
+
+
+def get_procedure(request: Request, procedure_id: str) -> Procedure:
+    proc = request.app.state.pack.procedures.get(procedure_id)
+    if proc is None:
+        raise NotFound()
+    return proc
+
+
+@dataclass(frozen=True, slots=True)
+class SearchEntry:
+    procedure: Procedure
+    title: str  # normalised
+    haystack: str  # normalised title + summary + keywords + theme label
+
+
+_index_cache: list[tuple[Pack, list[SearchEntry]]] = []
+
+
+def search_index(pack: Pack) -> list[SearchEntry]:
+    """Normalised search texts, built once per pack (a reload brings a new pack)."""
+    if _index_cache and _index_cache[0][0] is pack:
+        return _index_cache[0][1]
+    themes = pack.themes
+    entries = []
+    for proc in pack.procedures.values():
+        theme = themes.get(proc.theme)
+        parts = [proc.title, proc.summary, *proc.keywords, theme.label if theme else ""]
+        haystack = " " + text.normalise(" ".join(parts)) + " "
+        entries.append(SearchEntry(proc, text.normalise(proc.title), haystack))
+    _index_cache[:] = [(pack, entries)]
+    return entries
+
+
+def search(pack: Pack, query: str) -> list[Procedure]:
+    """Procedures whose texts hold every word of ``query`` (accents and case ignored).
+
+    Title matches come first, then the rest, each alphabetically.
+    """
+    words = text.terms(query)
+    if not words:
+        return []
+    found = [e for e in search_index(pack) if all(w in e.haystack for w in words)]
+    found.sort(key=lambda e: (not all(w in e.title for w in words), e.title))
+    return [e.procedure for e in found]
+
+
+# --- pages -------------------------------------------------------------------------------
+
+
+async def home(request: Request) -> Response:
+    pack: Pack = request.app.state.pack
+    featured = [pack.procedures[i] for i in pack.portal.featured if i in pack.procedures]
+    context = {
+        "themes": [(t, len(procs)) for t, procs in themes_with_procedures(pack)],
+        "featured": featured,
+        "news": latest_news(request, 3),
+        "infos": latest_news(request, 6, kind="info"),
+    }
+    return render(request, "citizen/home.html", context)
+
+
+async def all_procedures(request: Request) -> Response:
+    pack: Pack = request.app.state.pack
+    return render(request, "citizen/catalogue.html", {"groups": themes_with_procedures(pack)})
+
+
+async def theme_page(request: Request) -> Response:
+    pack: Pack = request.app.state.pack
+    theme = pack.themes.get(request.path_params["theme"])
+    if theme is None:
+        raise NotFound()
+    context = {"theme": theme, "procedures": procedures_of(pack, theme.id)}
+    return render(request, "citizen/theme.html", context)
+
+
+async def search_page(request: Request) -> Response:
+    query = request.query_params.get("q", "")[:200].strip()
+    results = search(request.app.state.pack, query) if query else []
+    return render(request, "citizen/search.html", {"query": query, "results": results})
+
+
+async def procedure_page(request: Request) -> Response:
+    proc = get_procedure(request, request.path_params["procedure_id"])
+    pack: Pack = request.app.state.pack
+    context = {
+        "procedure": proc,
+        "theme": pack.themes.get(proc.theme),
+        "service": pack.services.get(proc.service),
+        "availability": await availability(request, proc),
+    }
+    return render(request, "citizen/procedure.html", context)
+
+
+async def theme_stylesheet(request: Request) -> Response:
+    colours = request.app.state.pack.portal.colours
+    css = theme_stylesheet_text(colours.primary, colours.secondary)
+    return Response(css, media_type="text/css")
+
+
+def logo_path(pack: Pack) -> Path | None:
+    """The logo file: the latest layer that holds the path given in portal.yaml."""
+    if not pack.portal.logo:
+        return None
+    for layer in reversed(pack.layers):
+        path = Path(layer) / pack.portal.logo
+        if path.is_file() and path.suffix.lower() in LOGO_TYPES:
+            return path
+    return None
+
+
+async def logo(request: Request) -> Response:
+    path = logo_path(request.app.state.pack)
+    if path is None:
+        raise NotFound()
+    return FileResponse(path, media_type=LOGO_TYPES[path.suffix.lower()])
+
+
+routes: list[BaseRoute] = [
+    Route("/", home, name="home"),
+    Route("/demarches", all_procedures, name="procedures"),
+    Route("/demarches/theme/{theme}", theme_page, name="theme"),
+    Route("/recherche", search_page, name="search"),
+    Route("/demarches/{procedure_id}", procedure_page, name="procedure"),
+    Route("/theme.css", theme_stylesheet, name="theme_css"),
+    Route("/logo", logo, name="logo"),
+]

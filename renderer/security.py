@@ -1,0 +1,177 @@
+"""Security plumbing: session identity, CSRF, form limits, body size limit, security headers.
+
+Every POST handler reads its form with ``await read_form(request)``: it parses with the
+configured limits and checks the CSRF token of the session before any data is used.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from renderer.errors import CSRF_MESSAGE, BadRequest, Forbidden, PayloadTooLarge, error_response
+
+CSRF_FIELD = "csrf_token"
+SESSION_COOKIE = "guichet_session"
+# Paths whose responses may be cached: they never carry personal data and are cache-busted.
+CACHEABLE_PREFIXES = ("/static/", "/theme.css", "/logo")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+def security_headers() -> dict[str, str]:
+    return {
+        "Content-Security-Policy": CSP,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class UploadLimits:
+    max_request_bytes: int
+    max_file_bytes: int
+    max_files: int
+    max_fields: int
+    max_part_bytes: int = 1024 * 1024  # one non-file field
+
+
+def session_id(request: Request) -> str:
+    """The browser session's random id (drafts hang on it); created when missing."""
+    sid = request.session.get("sid")
+    if not isinstance(sid, str) or len(sid) < 32:
+        sid = secrets.token_urlsafe(32)
+        request.session["sid"] = sid
+    return sid
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not isinstance(token, str) or len(token) < 32:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def csrf_input(request: Request) -> Markup:
+    return Markup(
+        f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf_token(request))}">'
+    )
+
+
+async def read_form(request: Request) -> FormData:
+    """Parse the posted form within the limits and check its CSRF token.
+
+    Raises ``Forbidden`` (bad or missing token), ``BadRequest`` (malformed or too many
+    fields/files) or ``PayloadTooLarge`` (a file over the maximum size).
+    """
+    limits: UploadLimits = request.app.state.limits
+    try:
+        form = await request.form(
+            max_files=limits.max_files,
+            max_fields=limits.max_fields,
+            max_part_size=limits.max_part_bytes,
+        )
+    except StarletteHTTPException:
+        raise BadRequest(
+            "Le formulaire envoyé est incorrect ou contient trop de champs ou de fichiers."
+        ) from None
+    expected = request.session.get("csrf")
+    given = form.get(CSRF_FIELD)
+    if not (isinstance(expected, str) and isinstance(given, str) and expected):
+        await form.close()
+        raise Forbidden(CSRF_MESSAGE)
+    if not hmac.compare_digest(expected.encode(), given.encode()):
+        await form.close()
+        raise Forbidden(CSRF_MESSAGE)
+    for _, value in form.multi_items():
+        if isinstance(value, UploadFile) and (value.size or 0) > limits.max_file_bytes:
+            name = value.filename or "envoyé"
+            mb = limits.max_file_bytes // (1024 * 1024)
+            await form.close()
+            raise PayloadTooLarge(
+                f"Le fichier « {name} » dépasse la taille maximale autorisée ({mb} Mo)."
+            )
+    return form
+
+
+class SecurityHeadersMiddleware:
+    """Adds the security headers to every response; pages default to ``no-store``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in security_headers().items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cacheable = scope["path"].startswith(CACHEABLE_PREFIXES)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [h for h in self.headers if h[0] not in present]
+                if b"cache-control" not in present:
+                    value = b"public, max-age=3600" if cacheable else b"no-store"
+                    headers.append((b"cache-control", value))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodySizeLimitMiddleware:
+    """Answers 413 to a body over the limit, by Content-Length or while it streams in."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "OPTIONS"}:
+            await self.app(scope, receive, send)
+            return
+        limit: int = scope["app"].state.limits.max_request_bytes
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            response = error_response(Request(scope), 413)
+            response.headers["Connection"] = "close"
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # Raised inside the handler's form parsing: the error handler renders 413.
+                    raise PayloadTooLarge()
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
