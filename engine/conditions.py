@@ -158,7 +158,8 @@ class _Token:
 
 _WORD = re.compile(r"[^\W\d]\w*")
 _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_NUMBER_TAIL = re.compile(r"[\w.]*")
 _ESCAPES = {"\\": "\\", "'": "'", '"': '"'}
 # Operators people type from other languages, and what to write instead.
 _BAD_OPERATORS = {
@@ -187,7 +188,7 @@ def _tokenize(source: str) -> list[_Token]:
         elif char in "'\"":
             token, i = _read_string(source, i)
             tokens.append(token)
-        elif char.isdigit():
+        elif char in "0123456789":
             token, i = _read_number(source, i)
             tokens.append(token)
         elif match := _WORD.match(source, i):
@@ -228,8 +229,8 @@ def _read_number(source: str, start: int) -> tuple[_Token, int]:
     end = match.end()
     text = match.group()
     if (end < len(source) and (source[end].isalnum() or source[end] in "._")) or len(text) > 30:
-        tail = _WORD.match(source, end)
-        shown = text + (tail.group() if tail else source[end : end + 1])
+        tail = _NUMBER_TAIL.match(source, end)
+        shown = text + (tail.group() if tail else "")
         raise ConditionError(f"invalid number '{shown}'", start + 1)
     value: int | float = float(text) if "." in text else int(text)
     return _Token("number", text, start + 1, value), end
@@ -421,9 +422,10 @@ class _Parser:
             raise ConditionError(message, token.column)
         if token.kind == "end":
             raise ConditionError("unclosed '['", opening.column)
-        item = self.value()
-        if not isinstance(item, Literal):
+        if token.kind not in {"string", "number"} and not self.is_keyword("true", "false"):
             raise ConditionError("a list holds only strings, numbers, true or false", token.column)
+        item = self.value()
+        assert isinstance(item, Literal)
         return item
 
     def unexpected(self, token: _Token, expected: str = "") -> ConditionError:
@@ -650,7 +652,7 @@ def _kind_name(kind: str) -> str:
 
 # --- evaluation --------------------------------------------------------------------------
 
-_NUMERIC = re.compile(r"\s*[+-]?\d{1,20}(?:[.,]\d{1,20})?\s*\Z")
+_NUMERIC = re.compile(r"\s*[+-]?[0-9]{1,20}(?:[.,][0-9]{1,20})?\s*\Z")
 
 
 def evaluate(expr: Expr, values: Mapping[str, object]) -> bool:
