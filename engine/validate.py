@@ -51,16 +51,21 @@ def validate_layers(paths: Sequence[Path], *, root: Path | None = None) -> Valid
         found, stray = discover(layer)
         entries += found
         problems += stray
+    # Problems of loading have their line already (or concern the whole file); problems of
+    # the schema, of layering and of cross-checks carry a key path to locate.
+    keyed: list[Problem] = []
     loaded: list[LoadedFile] = []
     for entry in entries:
-        one, file_problems = _load(entry)
-        problems += file_problems
+        one, load_problems = _load(entry)
+        problems += load_problems
         if one is not None:
             loaded.append(one)
+            keyed += schema.check(entry.kind, one.data, entry.display)
+            one.bad_paths = [p.path for p in keyed if p.file == entry.display]
     layered = stack(loaded, [display_path(p) for p in layers])
-    problems += layered.problems
-    findings = [Finding(p) for p in problems] + check_pack(layered)
-    located = _locate(findings, {e.display: e.path for e in entries})
+    findings = [Finding(p) for p in keyed + layered.problems] + check_pack(layered)
+    located = _locate(findings, {e.display: e.path for e in entries}) + problems
+    located.sort(key=lambda p: (p.file, p.line, p.column, p.message))
     pack = compile_pack(layered) if not located else None
     return Validation(pack, located, dict(layered.history), _counts(layered))
 
@@ -81,8 +86,7 @@ def _load(entry: FileEntry) -> tuple[LoadedFile | None, list[Problem]]:
     if data is None:
         hint = "remove the file, or write `disabled: true` to remove an item of an earlier layer"
         return None, [Problem(entry.display, 0, 0, "the file is empty", hint=hint)]
-    problems = schema.check(entry.kind, data, entry.display)
-    return LoadedFile(entry, data, [p.path for p in problems]), problems
+    return LoadedFile(entry, data), []
 
 
 def _locate(findings: list[Finding], files: dict[str, Path]) -> list[Problem]:
@@ -94,7 +98,7 @@ def _locate(findings: list[Finding], files: dict[str, Path]) -> list[Problem]:
             continue
         out.append(_with_position(problem, path, value_column))
     unique = {(p.file, p.line, p.column, p.message): p for p in out}
-    return sorted(unique.values(), key=lambda p: (p.file, p.line, p.column, p.message))
+    return list(unique.values())
 
 
 def _with_position(problem: Problem, path: Path, value_column: int) -> Problem:

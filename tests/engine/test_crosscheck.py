@@ -1,0 +1,382 @@
+"""Pack-wide checks, asserted on the exact `file:line:col: error: message (hint)` lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.engine.packs import Pack
+
+PROC = "pack/procedures/acte-naissance.yaml"
+
+
+@pytest.fixture
+def pack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pack:
+    monkeypatch.chdir(tmp_path)
+    return Pack(tmp_path)
+
+
+def procedure(pack: Pack, steps: str, head: str = "") -> None:
+    """Write pack/procedures/acte-naissance.yaml: 4 header lines, then `head`, then steps."""
+    text = "title: Acte\ntheme: etat-civil\nservice: etat-civil\n" + head + "steps:\n" + steps
+    pack.write("procedures/acte-naissance.yaml", text)
+
+
+def test_the_minimal_pack_is_valid(pack: Pack) -> None:
+    assert pack.problems() == []
+
+
+def test_unknown_key_with_did_you_mean(pack: Pack) -> None:
+    procedure(
+        pack,
+        """\
+  - id: acte
+    title: L'acte
+    fields:
+      - id: nom
+        type: text
+        label: Nom
+        requierd: true
+""",
+    )
+    assert pack.problems() == [
+        f"{PROC}:11:9: error: unknown key 'requierd' in field 'nom' (did you mean 'required'?)"
+    ]
+
+
+ONE_STEP = """\
+  - id: acte
+    title: L'acte
+    fields:
+      - {id: nom, type: text, label: Nom}
+"""
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        pytest.param(
+            "workflow: defaut\n",
+            "4:1: error: unknown workflow 'defaut' (did you mean 'default'?)",
+            id="workflow",
+        ),
+        pytest.param(
+            "appointment: {mode: required, agenda: acceuil}\n",
+            "4:31: error: unknown agenda 'acceuil' (did you mean 'accueil'?)",
+            id="agenda",
+        ),
+        pytest.param(
+            "documents:\n  - {type: livret-famille}\n",
+            "5:6: error: unknown document type 'livret-famille' "
+            "(declare it in document-types.yaml)",
+            id="document-type",
+        ),
+        pytest.param(
+            "appointment: {mode: none, agenda: accueil}\n",
+            "4:27: error: an agenda is given but the appointment mode is 'none' "
+            "(set mode: optional or required, or remove agenda)",
+            id="agenda-without-appointment",
+        ),
+        pytest.param(
+            "quota: {max: 3, scope: account}\n",
+            "4:17: error: quota scope 'account' needs an account "
+            "(add `access: {requires_account: true}` or use scope: portal)",
+            id="quota-scope",
+        ),
+        pytest.param(
+            "open: {from: 2026-07-01, until: 2026-05-01}\n",
+            "4:26: error: 'from' (2026-07-01) is after 'until' (2026-05-01) (swap the dates)",
+            id="window",
+        ),
+    ],
+)
+def test_procedure_level_checks(pack: Pack, head: str, expected: str) -> None:
+    procedure(pack, ONE_STEP, head)
+    assert pack.problems() == [f"{PROC}:{expected}"]
+
+
+def test_unknown_theme_and_service(pack: Pack) -> None:
+    pack.write(
+        "procedures/acte-naissance.yaml",
+        "title: Acte\ntheme: etat-civi\nservice: urbanisme\nsteps:\n" + ONE_STEP,
+    )
+    assert pack.problems() == [
+        f"{PROC}:2:1: error: unknown theme 'etat-civi' (did you mean 'etat-civil'?)",
+        f"{PROC}:3:1: error: unknown service 'urbanisme' (declare it in services.yaml)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        pytest.param(
+            "{id: nom, type: text, label: Nom, choices: [a, b]}",
+            "8:43: error: 'choices' does not apply to a field of type 'text' "
+            "(it applies to: choice, multichoice)",
+            id="key-of-other-type",
+        ),
+        pytest.param(
+            "{id: nom, type: text, label: Nom, min_length: 5, max_length: 2}",
+            "8:58: error: min_length (5) is greater than max_length (2) "
+            "(swap min_length and max_length)",
+            id="length-bounds",
+        ),
+    ],
+)
+def test_field_checks(pack: Pack, field: str, expected: str) -> None:
+    procedure(pack, f"  - id: acte\n    title: L'acte\n    fields:\n      - {field}\n")
+    assert pack.problems() == [f"{PROC}:{expected}"]
+
+
+STEP_HEAD = "  - id: acte\n    title: L'acte\n    fields:\n"
+HINT_LATER = "a condition may only read what the citizen already answered"
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        pytest.param(
+            "{id: b, type: text, label: B, pattern: '[0-9'}",
+            [
+                "8:39: error: pattern does not compile: unterminated character set at position 0 "
+                "(patterns are Python regular expressions; escape special characters with \\)"
+            ],
+            id="pattern",
+        ),
+        pytest.param(
+            "{id: c, type: date, label: C, min: today, max: today - 18 years}",
+            [
+                "8:51: error: date bound min (today) is after max (today - 18 years) "
+                "(swap min and max)"
+            ],
+            id="relative-dates",
+        ),
+        pytest.param(
+            "{id: d, type: date, label: D, min: 2026-05-01, max: 2026-01-01}",
+            [
+                "8:56: error: date bound min (2026-05-01) is after max (2026-01-01) "
+                "(swap min and max)"
+            ],
+            id="absolute-dates",
+        ),
+        pytest.param(
+            "{id: e, type: number, label: E, min: 10, max: 1}",
+            ["8:50: error: min (10) is greater than max (1) (swap min and max)"],
+            id="number-bounds",
+        ),
+        pytest.param(
+            "{id: f, type: heading, text: Titre, label: Non}",
+            [
+                "8:45: error: 'label' does not apply to a field of type 'heading' "
+                "(a heading or paragraph shows `text:` only)"
+            ],
+            id="heading-label",
+        ),
+        pytest.param(
+            "{id: g, type: choice, label: G, choices: [x, y, x]}",
+            ["8:57: error: choice 'x' is listed twice"],
+            id="duplicate-choice",
+        ),
+        pytest.param(
+            "{id: h, type: group, label: H, min: 3, max: 2, fields: "
+            "[{id: i, type: text, label: I}, {id: i, type: text, label: I}]}",
+            [
+                "8:48: error: min (3) is greater than max (2) (swap min and max)",
+                "8:97: error: field id 'i' is used twice in group 'h'",
+            ],
+            id="group",
+        ),
+        pytest.param(
+            "{id: a, type: text, label: A}\n      - {id: a, type: text, label: A2}",
+            [
+                "9:10: error: field id 'a' is already used in step 'acte' "
+                "(field ids must be unique in a procedure)"
+            ],
+            id="duplicate-field-id",
+        ),
+        pytest.param(
+            "{id: n, type: number, label: N}\n"
+            "      - {id: m, type: text, label: M, visible_if: \"n > 'douze'\"}",
+            ["9:39: error: condition: cannot compare field 'n' (number) with 'douze' (text)"],
+            id="condition-type-mismatch",
+        ),
+        pytest.param(
+            "{id: n, type: checkbox, label: N}\n"
+            '      - {id: m, type: text, label: M, visible_if: "n < 3"}',
+            ["9:39: error: condition: cannot use '<' with field 'n' (boolean)"],
+            id="condition-ordering-boolean",
+        ),
+        pytest.param(
+            "{id: envoi, type: choice, label: E, choices: [courrier, guichet]}\n"
+            "      - {id: motif, type: text, label: M, visible_if: \"envoi == == 'x'\"}\n"
+            "      - id: autre\n"
+            "        type: text\n"
+            "        label: Autre\n"
+            "        visible_if: envoi = 'guichet'",
+            # columns inside the condition are mapped to the file: the second '==' and '='
+            [
+                "9:65: error: invalid condition: expected a value after '=='",
+                "13:27: error: invalid condition: unknown operator '='; did you mean '=='?",
+            ],
+            id="condition-syntax",
+        ),
+        pytest.param(
+            "{id: envoi, type: choice, label: E, choices: [courrier, guichet]}\n"
+            "      - {id: motif, type: text, label: M, visible_if: \"evnoi == 'courrier'\"}\n"
+            "      - {id: trois, type: text, label: T, visible_if: \"envoi == 'fax'\"}",
+            [
+                "9:43: error: condition refers to unknown field 'evnoi' (did you mean 'envoi'?)",
+                "10:43: error: condition: 'fax' is not a choice of field 'envoi' "
+                "(choices: courrier, guichet)",
+            ],
+            id="condition-unknown-field-and-choice",
+        ),
+        pytest.param(
+            "{id: a, type: text, label: A, visible_if: \"b == 'x'\"}\n"
+            '      - {id: b, type: text, label: B, visible_if: "c is empty"}\n'
+            '      - {id: c, type: text, label: C, visible_if: "a is not empty"}\n'
+            '      - {id: d, type: text, label: D, visible_if: "d is empty"}',
+            [
+                "8:39: error: conditions form a cycle: a -> b -> c -> a "
+                "(a field cannot depend on a field that depends on it)",
+                "11:39: error: condition of field 'd' refers to itself (a field cannot hide itself)",
+            ],
+            id="condition-cycle",
+        ),
+    ],
+)
+def test_field_and_condition_checks(pack: Pack, fields: str, expected: list[str]) -> None:
+    procedure(pack, STEP_HEAD + "      - " + fields + "\n")
+    assert pack.problems() == [f"{PROC}:{e}" for e in expected]
+
+
+def test_conditions_reading_later_steps(pack: Pack) -> None:
+    procedure(
+        pack,
+        """\
+  - id: acte
+    title: L'acte
+    visible_if: "age > 3"
+    fields:
+      - {id: quatre, type: text, label: Q, visible_if: "plus_tard == 'x'"}
+  - id: suite
+    title: Suite
+    fields:
+      - {id: age, type: number, label: Âge}
+      - {id: plus_tard, type: text, label: P}
+""",
+        head='documents:\n  - {type: piece-identite, visible_if: "age > 3"}\n',
+    )
+    assert pack.problems() == [
+        f"{PROC}:9:5: error: condition refers to field 'age' of a later step 'suite' "
+        f"({HINT_LATER})",
+        f"{PROC}:11:44: error: condition refers to field 'plus_tard' of a later step 'suite' "
+        f"({HINT_LATER})",
+    ]
+
+
+WORKFLOW = "pack/workflows/default.yaml"
+
+
+def test_workflow_checks(pack: Pack) -> None:
+    pack.write(
+        "workflows/default.yaml",
+        """
+        label: Circuit
+        initial: recue
+        cancel_to: en-cours
+        states:
+          recue: {label: Reçue, citizen_can_cancel: true}
+          en-cours: {label: En cours}
+          isolee: {label: Isolée}
+          terminee: {label: Terminée, final: true}
+        transitions:
+          - {id: traiter, label: Traiter, from: recue, to: en-cours}
+          - {id: finir, label: Finir, from: [en-cours, nulle-part], to: terminee}
+          - {id: rouvrir, label: Rouvrir, from: terminee, to: en-cour}
+          - {id: traiter, label: Encore, from: recue, to: terminee}
+        """,
+    )
+    assert pack.problems() == [
+        f"{WORKFLOW}:3:1: error: cancel_to state 'en-cours' is not final (mark it `final: true`)",
+        f"{WORKFLOW}:7:3: error: state 'isolee' cannot be reached from the initial state "
+        "'recue' (add a transition to it, or remove it)",
+        f"{WORKFLOW}:11:48: error: unknown state 'nulle-part'",
+        f"{WORKFLOW}:12:35: error: transition 'rouvrir' leaves the final state 'terminee' "
+        "(a final state closes the request)",
+        f"{WORKFLOW}:12:51: error: unknown state 'en-cour' (did you mean 'en-cours'?)",
+        f"{WORKFLOW}:13:6: error: transition id 'traiter' is used twice",
+    ]
+
+
+def test_workflow_without_final_state_or_cancel_to(pack: Pack) -> None:
+    pack.write(
+        "workflows/default.yaml",
+        "label: Circuit\ninitial: recue\nstates:\n  recue: {label: Reçue, citizen_can_cancel: true}\n",
+    )
+    assert pack.problems() == [
+        f"{WORKFLOW}:3:1: error: no final state (mark the closing states `final: true`)",
+        f"{WORKFLOW}:4:25: error: state 'recue' lets the citizen cancel but there is no "
+        "cancel_to (add `cancel_to: <final state>`)",
+    ]
+
+
+def test_missing_default_workflow(pack: Pack) -> None:
+    pack.remove("workflows/default.yaml")
+    assert pack.problems() == [
+        f"{PROC}:1:1: error: unknown workflow 'default' (the default) (add workflows/<id>.yaml)",
+        "pack/procedures/inscription-cantine.yaml:1:1: error: unknown workflow 'default' "
+        "(the default) (add workflows/<id>.yaml)",
+    ]
+
+
+def test_portal_references(pack: Pack) -> None:
+    pack.write(
+        "portal.yaml",
+        """
+        name: Ville
+        logo: assets/absent.svg
+        themes:
+          - {id: etat-civil, label: État civil}
+          - {id: enfance, label: Enfance}
+        featured: [acte-naissance, acte-naisance]
+        """,
+    )
+    assert pack.problems() == [
+        "pack/portal.yaml:2:1: error: logo file 'assets/absent.svg' does not exist "
+        "(the path is relative to the layer folder pack)",
+        "pack/portal.yaml:6:28: error: featured procedure 'acte-naisance' does not exist "
+        "(did you mean 'acte-naissance'?)",
+    ]
+
+
+def test_news_publication_window_and_agenda_hours(pack: Pack) -> None:
+    pack.write(
+        "news/fete.yaml",
+        "title: Fête\ncategory: Culture\ndate: 2026-06-21\n"
+        "publish: {from: 2026-07-01, until: 2026-06-01}\nbody: Texte.\n",
+    )
+    pack.write(
+        "agendas.yaml", "accueil:\n  label: A\n  opening_hours:\n    monday: ['12:00-09:00']\n"
+    )
+    assert pack.problems() == [
+        "pack/agendas.yaml:4:14: error: opening range '12:00-09:00' ends before it starts",
+        "pack/news/fete.yaml:4:29: error: 'from' (2026-07-01) is after 'until' (2026-06-01) "
+        "(swap the dates)",
+    ]
+
+
+def test_all_files_are_reported_in_one_run(pack: Pack) -> None:
+    pack.write(
+        "services.yaml",
+        "etat-civil: {label: État civil, emial: x@y.fr}\nenfance: {label: Enfance}\n",
+    )
+    procedure(pack, ONE_STEP, "workflow: defaut\n")
+    pack.write("news/fete.yaml", "title: [\n")
+    problems = pack.problems()
+    assert [p.split(": error")[0] for p in problems] == [
+        "pack/news/fete.yaml:2:1",
+        f"{PROC}:4:1",
+        "pack/services.yaml:1:33",
+    ]
