@@ -1,4 +1,4 @@
-"""The condition language of `visible_if` (fields, steps, documents): parse, check, evaluate.
+r"""The condition language of `visible_if` (fields, steps, documents): parse, check, evaluate.
 
 Grammar (docs/format-v1.md, "Conditions")::
 
@@ -29,6 +29,11 @@ Runtime semantics (``evaluate``; the browser script must implement the same):
 - ``x in list``: ``x`` equals an item of the list; false when ``x`` is empty or is a list,
   or when the right side is not a list.
 - Evaluation is total: it never raises, whatever the values.
+
+For the browser: "blank" is ``str.strip() == ""`` (JS ``trim()``), a numeric string matches
+``\s*[+-]?[0-9]{1,20}([.,][0-9]{1,20})?\s*`` (comma read as a decimal point), and a hidden
+field must read as empty there too. (JS orders strings by UTF-16 unit, Python by code point:
+they differ only past U+FFFF, which dates and choices never contain.)
 
 ``to_js`` turns an expression into a JSON tree for the progressive-enhancement script::
 
