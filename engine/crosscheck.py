@@ -139,7 +139,11 @@ def _references(item: Item, layered: Layered) -> Iterator[Problem]:
             message = f"unknown {kind} '{ref}'"
             if kind == "workflow" and "workflow" not in data:
                 path, message = (), f"unknown workflow '{ref}' (the default)"
-            hint = _did_you_mean(ref, known) or _declare_hint(kind)
+            history = layered.history.get((kind, ref))
+            if history and history[-1][2] == "disabled":
+                hint = f"it is disabled by {history[-1][1]}"
+            else:
+                hint = _did_you_mean(ref, known) or _declare_hint(kind)
             yield problem(item, path, message, hint)
 
 

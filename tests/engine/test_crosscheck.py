@@ -240,7 +240,8 @@ HINT_LATER = "a condition may only read what the citizen already answered"
             [
                 "8:39: error: conditions form a cycle: a -> b -> c -> a "
                 "(a field cannot depend on a field that depends on it)",
-                "11:39: error: condition of field 'd' refers to itself (a field cannot hide itself)",
+                "11:39: error: condition of field 'd' refers to itself "
+                "(a field cannot hide itself)",
             ],
             id="condition-cycle",
         ),
@@ -313,7 +314,8 @@ def test_workflow_checks(pack: Pack) -> None:
 def test_workflow_without_final_state_or_cancel_to(pack: Pack) -> None:
     pack.write(
         "workflows/default.yaml",
-        "label: Circuit\ninitial: recue\nstates:\n  recue: {label: Reçue, citizen_can_cancel: true}\n",
+        "label: Circuit\ninitial: recue\nstates:\n"
+        "  recue: {label: Reçue, citizen_can_cancel: true}\n",
     )
     assert pack.problems() == [
         f"{WORKFLOW}:3:1: error: no final state (mark the closing states `final: true`)",
