@@ -1,0 +1,398 @@
+"""The wizard: `/demarches/{id}/etapes/{step}` (GET shows a step, POST saves it).
+
+One handler per kind of step; the draft lives server-side (``storage.drafts``) keyed by the
+browser session and the procedure. Any step whose previous steps are not done redirects
+(303) to the first one that is not: a tampered order never stores anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from engine import rules
+from engine.model import Procedure
+from renderer import forms, submission, uploads
+from renderer import wizard_state as ws
+from renderer.errors import NotFound
+from renderer.routes.catalogue import availability
+from renderer.security import read_form, session_id
+from renderer.templating import render
+from storage import drafts
+
+MAX_FILES_CAP = 4
+APPOINTMENT_NOTE = (
+    "La réservation d'un créneau en ligne sera bientôt disponible. Validez cette étape : "
+    "le service vous contactera pour fixer le rendez-vous."
+)
+
+
+@dataclass
+class Wizard:
+    """Everything a step handler needs for one request."""
+
+    request: Request
+    proc: Procedure
+    sid: str
+    draft: dict[str, Any]
+    now: dt.datetime
+    seq: list[ws.WizardStep]
+    current: ws.WizardStep
+
+    @property
+    def today(self) -> dt.date:
+        return submission.today_in_paris(self.now)
+
+    def url(self, key: str) -> str:
+        return f"/demarches/{self.proc.id}/etapes/{key}"
+
+    @property
+    def back_url(self) -> str | None:
+        index = ws.find(self.seq, self.current.key)
+        return self.url(self.seq[index - 1].key) if index else None
+
+    def redirect(self, key: str) -> RedirectResponse:
+        return RedirectResponse(self.url(key), status_code=303)
+
+    async def save(self) -> None:
+        db = self.request.app.state.db
+        await drafts.save_draft(db, self.sid, self.proc.id, self.proc.version, self.draft, self.now)
+
+    def page(self, template: str, status_code: int = 200, **context: Any) -> Response:
+        notice = self.draft.pop("notice", None)
+        base = {
+            "proc": self.proc,
+            "wizard": self,
+            "progress": ws.progress_labels(self.seq, self.current.key),
+            "step_title": self.current.title,
+            "notice": notice,
+            "errors": {},
+            "back_url": self.back_url,
+        }
+        return render(self.request, template, {**base, **context}, status_code)
+
+    async def done_then_next(self) -> RedirectResponse:
+        ws.mark_done(self.draft, self.current.key)
+        self.seq = ws.step_sequence(self.proc, self.draft["values"])
+        await self.save()
+        return self.redirect(ws.next_key(self.seq, self.current.key))
+
+
+def _procedure(request: Request) -> Procedure:
+    proc = request.app.state.pack.procedures.get(request.path_params["procedure_id"])
+    if proc is None:
+        raise NotFound()
+    return proc
+
+
+async def _refused(request: Request, proc: Procedure) -> Response | None:
+    """The procedure page's refusal (padlock, window, quota) with the same message."""
+    found = await availability(request, proc)
+    if found.can_start:
+        return None
+    context = {"proc": proc, "message": found.message}
+    return render(request, "wizard/refused.html", context, 403)
+
+
+async def _load_draft(request: Request, proc: Procedure, sid: str, now: dt.datetime) -> dict:
+    db = request.app.state.db
+    row = await drafts.load_draft(db, sid, proc.id)
+    ttl = request.app.state.settings.draft_ttl_hours
+    if row is None or ws.is_expired(row.updated_at, now, ttl):
+        if row is not None:
+            await drafts.delete_draft(db, sid, proc.id)
+        return ws.empty_draft()
+    draft = row.data
+    if row.version != proc.version:
+        ws.migrate_draft(draft, proc)
+        draft["notice"] = ws.VERSION_CHANGED
+        await drafts.save_draft(db, sid, proc.id, proc.version, draft, now)
+    return draft
+
+
+async def wizard_step(request: Request) -> Response:
+    proc = _procedure(request)
+    now = request.app.state.now()
+    refused = await _refused(request, proc)
+    if refused is not None:
+        return refused
+    form = await read_form(request) if request.method == "POST" else None
+    sid = session_id(request)
+    draft = await _load_draft(request, proc, sid, now)
+    seq = ws.step_sequence(proc, draft["values"])
+    index = ws.find(seq, request.path_params["step"])
+    if index is None:
+        raise NotFound()
+    wiz = Wizard(request, proc, sid, draft, now, seq, seq[index])
+    missing = ws.first_incomplete(seq, draft["done"], index)
+    if missing is not None:
+        return wiz.redirect(missing)
+    key = wiz.current.key
+    if key == ws.INTRO:
+        return await intro(wiz, form)
+    if key == ws.APPOINTMENT:
+        return await appointment(wiz, form)
+    if key == ws.DOCUMENTS:
+        return await documents(wiz, form)
+    if key == ws.SUMMARY:
+        return await summary_step(wiz, form)
+    return await form_step(wiz, form)
+
+
+# --- La démarche, Mon rendez-vous ----------------------------------------------------------
+
+
+async def intro(wiz: Wizard, form: FormData | None) -> Response:
+    if form is None:
+        return wiz.page("wizard/intro.html")
+    return await wiz.done_then_next()
+
+
+async def appointment(wiz: Wizard, form: FormData | None) -> Response:
+    agenda = wiz.request.app.state.pack.agendas.get(wiz.proc.appointment.agenda or "")
+    if form is None:
+        return wiz.page("wizard/appointment.html", agenda=agenda, note=APPOINTMENT_NOTE)
+    # Slots come with a later issue: the step records the agenda; a required appointment
+    # is then fixed by the service (the note says so).
+    wiz.draft["appointment"] = {"agenda": wiz.proc.appointment.agenda, "slot": None}
+    return await wiz.done_then_next()
+
+
+# --- Mes informations, Ma demande ----------------------------------------------------------
+
+
+def _step_parts(wiz: Wizard) -> tuple[forms.StepForm, dict[str, Any], dict[str, Any]]:
+    """(form, this step's stored values, the values of the other steps)."""
+    if wiz.current.step is None:
+        return forms.APPLICANT_FORM, wiz.draft["applicant"], {}
+    sf = forms.step_form(wiz.proc, wiz.current.step)
+    own = {f.id for f in wiz.current.step.fields}
+    values = wiz.draft["values"]
+    return sf, values, {k: v for k, v in values.items() if k not in own}
+
+
+def _store(wiz: Wizard, values: dict[str, Any]) -> None:
+    if wiz.current.step is None:
+        wiz.draft["applicant"] = values
+        return
+    own = {f.id for f in wiz.current.step.fields}
+    merged = {k: v for k, v in wiz.draft["values"].items() if k not in own}
+    merged.update(values)
+    # Saving a step drops every value its answers now hide (later steps included).
+    wiz.draft["values"] = rules.visible_values(wiz.proc, merged)
+
+
+async def form_step(wiz: Wizard, form: FormData | None) -> Response:
+    sf, stored, earlier = _step_parts(wiz)
+    if form is None:
+        errors: dict[str, str] = {}
+        if wiz.request.query_params.get("verifier"):
+            formdata = forms.as_formdata(sf.step, stored)
+            errors = forms.parse_step(wiz.proc, sf, formdata, earlier, wiz.today).errors
+        return _form_page(wiz, sf, stored, errors)
+    parsed = forms.parse_step(wiz.proc, sf, form, earlier, wiz.today)
+    if parsed.action is not None:
+        forms.apply_action(parsed.values, sf.step, parsed.action)
+        return _form_page(wiz, sf, parsed.values, {})
+    if parsed.errors:
+        return _form_page(wiz, sf, parsed.values, parsed.errors)
+    _store(wiz, parsed.values)
+    return await wiz.done_then_next()
+
+
+def _form_page(
+    wiz: Wizard,
+    sf: forms.StepForm,
+    values: dict[str, Any],
+    errors: dict[str, str],
+) -> Response:
+    labels = _error_labels(sf)
+    summary = [(anchor, labels.get(anchor, ""), message) for anchor, message in errors.items()]
+    earlier = wiz.draft["values"]
+    return wiz.page(
+        "wizard/form.html",
+        sf=sf,
+        values=values,
+        errors=errors,
+        error_summary=summary,
+        intro=wiz.current.step.intro if wiz.current.step else "",
+        context_values={k: earlier.get(k) for k in sf.external_refs},
+        autocomplete=forms.AUTOCOMPLETE if wiz.current.step is None else {},
+    )
+
+
+def _error_labels(sf: forms.StepForm) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for f in sf.step.fields:
+        labels[forms.html_id(f.id)] = f.label
+        for part, label in forms.ADDRESS_LABELS.items():
+            labels[forms.html_id(f"{f.id}-{part}")] = f"{f.label} : {label.lower()}"
+        for n in range(f.max_items if f.type == "group" else 0):
+            for s in f.fields:
+                labels[forms.html_id(f"{f.id}-{n}-{s.id}")] = f"{f.label} {n + 1} : {s.label}"
+                for part, label in forms.ADDRESS_LABELS.items():
+                    name = f"{f.id}-{n}-{s.id}-{part}"
+                    labels[forms.html_id(name)] = f"{f.label} {n + 1} : {label.lower()}"
+        if f.type == "group":
+            labels[forms.html_id(f"{f.id}-add")] = f.label
+    return labels
+
+
+# --- Pièces justificatives -------------------------------------------------------------
+
+
+def _limits(wiz: Wizard, doc: Any) -> tuple[tuple[str, ...], int, int]:
+    portal = wiz.request.app.state.pack.portal
+    accepted = doc.type.accepted_types or portal.limits.accepted_types
+    max_files = min(doc.type.max_files, portal.limits.files_per_piece, MAX_FILES_CAP)
+    settings = wiz.request.app.state.settings
+    return accepted, max_files, settings.max_file_bytes(portal.limits.max_file_size_mb)
+
+
+async def _take_uploads(wiz: Wizard, form: FormData, doc: Any, errors: dict[str, str]) -> None:
+    type_id = doc.type.id
+    files = ws.pieces_of(wiz.draft, type_id)
+    accepted, max_files, max_bytes = _limits(wiz, doc)
+    sent = [u for u in form.getlist(f"piece-{type_id}") if isinstance(u, UploadFile) and u.filename]
+    if not sent:
+        return
+    anchor = forms.html_id(f"piece-{type_id}")
+    if len(files) + len(sent) > max_files:
+        errors[anchor] = f"Une pièce peut contenir au maximum {max_files} fichiers."
+        return
+    for upload in sent:
+        content = await upload.read()
+        try:
+            checked = uploads.check_file(upload.filename or "", content, accepted, max_bytes)
+        except ValueError as exc:
+            errors[anchor] = str(exc)
+            continue
+        sha = wiz.request.app.state.files.put(content)
+        files.append(
+            {
+                "sha256": sha,
+                "filename": checked.name,
+                "content_type": checked.content_type,
+                "size": len(content),
+            }
+        )
+
+
+def _take_removals(wiz: Wizard, form: FormData, doc: Any) -> bool:
+    files = ws.pieces_of(wiz.draft, doc.type.id)
+    for n in range(len(files)):
+        if f"_remove_{doc.type.id}_{n}" in form:
+            files.pop(n)
+            return True
+    return False
+
+
+async def documents(wiz: Wizard, form: FormData | None) -> Response:
+    docs = rules.visible_documents(wiz.proc, wiz.draft["values"])
+    if form is None:
+        return _documents_page(wiz, docs, {})
+    errors: dict[str, str] = {}
+    removed = False
+    for doc in docs:
+        removed = _take_removals(wiz, form, doc) or removed
+        await _take_uploads(wiz, form, doc, errors)
+    await wiz.save()
+    if errors:
+        return _documents_page(wiz, docs, errors)
+    if removed or "_upload" in form:
+        return wiz.redirect(ws.DOCUMENTS)
+    for doc in docs:
+        if doc.required and not ws.pieces_of(wiz.draft, doc.type.id):
+            errors[forms.html_id(f"piece-{doc.type.id}")] = submission.PIECE_REQUIRED
+    if errors:
+        return _documents_page(wiz, docs, errors)
+    return await wiz.done_then_next()
+
+
+def _documents_page(wiz: Wizard, docs: Any, errors: dict[str, str]) -> Response:
+    rows = []
+    for doc in docs:
+        accepted, max_files, max_bytes = _limits(wiz, doc)
+        rows.append(
+            {
+                "doc": doc,
+                "files": ws.pieces_of(wiz.draft, doc.type.id),
+                "types": uploads.types_phrase(accepted),
+                "max_files": max_files,
+                "max_mb": max_bytes // (1024 * 1024),
+                "accept": ",".join(uploads.CONTENT_TYPES[k] for k in accepted),
+            }
+        )
+    labels = {forms.html_id(f"piece-{d.type.id}"): d.type.label for d in docs}
+    summary = [(anchor, labels.get(anchor, ""), message) for anchor, message in errors.items()]
+    return wiz.page("wizard/documents.html", rows=rows, errors=errors, error_summary=summary)
+
+
+# --- Le récapitulatif and the submission --------------------------------------------------
+
+
+def _summary_page(wiz: Wizard, alert: str = "", status_code: int = 200) -> Response:
+    from renderer import summary
+
+    agenda = None
+    if wiz.draft.get("appointment"):
+        agenda = wiz.request.app.state.pack.agendas.get(wiz.draft["appointment"]["agenda"])
+    return wiz.page(
+        "wizard/summary.html",
+        status_code,
+        applicant_rows=summary.applicant_rows(wiz.draft["applicant"]),
+        sections=summary.sections(wiz.proc, rules.visible_values(wiz.proc, wiz.draft["values"])),
+        documents=summary.document_rows(wiz.proc, wiz.draft["documents"]),
+        has_documents=any(k.key == ws.DOCUMENTS for k in wiz.seq),
+        agenda=agenda,
+        alert=alert,
+    )
+
+
+async def summary_step(wiz: Wizard, form: FormData | None) -> Response:
+    if form is None:
+        return _summary_page(wiz)
+    invalid = submission.invalid_step(wiz.proc, wiz.draft, wiz.today)
+    if invalid is not None:
+        wiz.draft["done"] = [k for k in wiz.draft["done"] if k != invalid]
+        await wiz.save()
+        return RedirectResponse(wiz.url(invalid) + "?verifier=1", status_code=303)
+    outcome = await submission.submit(wiz.request, wiz.proc, wiz.draft)
+    if outcome.reference is None:
+        assert wiz.proc.quota is not None
+        return _summary_page(wiz, alert=wiz.proc.quota.message, status_code=409)
+    await drafts.delete_draft(wiz.request.app.state.db, wiz.sid, wiz.proc.id)
+    wiz.request.session["confirmation"] = {
+        "procedure": wiz.proc.id,
+        "reference": outcome.reference,
+        "email": outcome.email,
+    }
+    return RedirectResponse(f"/demarches/{wiz.proc.id}/confirmation", status_code=303)
+
+
+async def confirmation(request: Request) -> Response:
+    proc = _procedure(request)
+    flash = request.session.pop("confirmation", None)
+    if not isinstance(flash, dict) or flash.get("procedure") != proc.id:
+        return RedirectResponse(f"/demarches/{proc.id}", status_code=303)
+    context = {"proc": proc, "reference": flash["reference"], "email": flash["email"]}
+    return render(request, "wizard/confirmation.html", context)
+
+
+routes: list[BaseRoute] = [
+    Route(
+        "/demarches/{procedure_id}/etapes/{step}",
+        wizard_step,
+        methods=["GET", "POST"],
+        name="wizard_step",
+    ),
+    Route("/demarches/{procedure_id}/confirmation", confirmation, name="wizard_confirmation"),
+]
+
+__all__ = ["routes"]
