@@ -90,6 +90,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     host = getattr(args, "host", None) or "127.0.0.1"
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    if getattr(args, "reload", False):
+        # Development: uvicorn re-imports the app factory in a child process on code changes.
+        uvicorn.run("renderer.app:app_from_env", factory=True, host=host, port=port, reload=True)
+        return 0
     try:
         app = create_app(settings)
     except DefinitionErrors as exc:

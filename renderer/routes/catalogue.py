@@ -162,7 +162,7 @@ def get_procedure(request: Request, procedure_id: str) -> Procedure:
 class SearchEntry:
     procedure: Procedure
     title: str  # normalised
-    haystack: str  # normalised title + summary + keywords + theme label
+    haystack: str  # normalised title + summary + keywords
 
 
 _index_cache: list[tuple[Pack, list[SearchEntry]]] = []
@@ -172,11 +172,9 @@ def search_index(pack: Pack) -> list[SearchEntry]:
     """Normalised search texts, built once per pack (a reload brings a new pack)."""
     if _index_cache and _index_cache[0][0] is pack:
         return _index_cache[0][1]
-    themes = pack.themes
     entries = []
     for proc in pack.procedures.values():
-        theme = themes.get(proc.theme)
-        parts = [proc.title, proc.summary, *proc.keywords, theme.label if theme else ""]
+        parts = [proc.title, proc.summary, *proc.keywords]
         haystack = " " + text.normalise(" ".join(parts)) + " "
         entries.append(SearchEntry(proc, text.normalise(proc.title), haystack))
     _index_cache[:] = [(pack, entries)]

@@ -13,8 +13,10 @@
 - ``client``: ``client_factory(RENDERER_PACK)`` on SQLite.
 - ``pack_client``: the same, on the ``db_url`` fixture (both backends).
 
-Helper: ``csrf_token_of(html)`` reads the CSRF token from a page's hidden input
-(``from tests.renderer.conftest import csrf_token_of``).
+Helpers: ``run_in_app(client, async_fn, *args)`` runs a coroutine function in the app's
+event loop (e.g. ``run_in_app(client, quota_used, client.app.state.db, ...)``: the database
+connection belongs to that loop); ``csrf_token_of(html)`` reads the CSRF token from a page's
+hidden input (``from tests.renderer.conftest import csrf_token_of``).
 """
 
 from __future__ import annotations
@@ -128,3 +130,9 @@ def csrf_token_of(html: str) -> str:
     found = _CSRF.search(html)
     assert found, "no csrf_token input in the page"
     return found.group(1)
+
+
+def run_in_app(client: TestClient, fn: Callable[..., Any], *args: Any) -> Any:
+    """Await ``fn(*args)`` in the started app's event loop and return its result."""
+    assert client.portal is not None, "the client is not started"
+    return client.portal.call(fn, *args)
