@@ -25,7 +25,7 @@ class Setting:
     name: str  # the environment variable
     default: str  # as it would be written in the environment; "" = unset or derived
     help: str
-    type: str = "str"  # str | int | bool | path | paths
+    type: str = "str"  # a key of PARSERS
 
     @property
     def attr(self) -> str:
@@ -39,6 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Database URL: sqlite:///path or postgresql://user@host/db. "
         "Default: sqlite:///<GUICHET_VAR_DIR>/guichet.sqlite3.",
+        "database_url",
     ),
     Setting(
         "GUICHET_DEFINITIONS",
@@ -57,6 +58,7 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "SMTP server, e.g. smtp://user:password@host:587?starttls=1. "
         "Empty: each email is written as an .eml file under GUICHET_MAIL_DIR.",
+        "smtp_url",
     ),
     Setting(
         "GUICHET_MAIL_DIR", "", "Folder of .eml files. Default: <GUICHET_VAR_DIR>/mail.", "path"
@@ -104,6 +106,11 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 ATTRIBUTES = {"DATABASE_URL": "database_url"}
+EMPTY_SHOWN = {
+    "GUICHET_SMTP_URL": "(empty: mail is written to GUICHET_MAIL_DIR)",
+    "GUICHET_MAIL_FROM": "(the portal's contact email)",
+    "GUICHET_MAX_UPLOAD_MB": "(the portal's limits.max_file_size_mb)",
+}
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
 
@@ -127,6 +134,21 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError("Not a valid boolean (use true or false).")
 
 
+def _parse_database_url(raw: str) -> str:
+    url = raw.strip()
+    if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ValueError("Expected sqlite:///path or postgresql://user@host/db.")
+    return url
+
+
+def _parse_smtp_url(raw: str) -> str:
+    url = raw.strip()
+    scheme, sep, rest = url.partition("://")
+    if scheme not in {"smtp", "smtps"} or not sep or not rest.rpartition("@")[2].strip("/"):
+        raise ValueError("Expected smtp://[user:password@]host[:port][?starttls=1] or smtps://.")
+    return url
+
+
 def _parse_paths(raw: str) -> tuple[Path, ...]:
     paths = tuple(Path(p) for p in raw.split(":") if p.strip())
     if not paths:
@@ -140,6 +162,8 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "bool": _parse_bool,
     "path": Path,
     "paths": _parse_paths,
+    "database_url": _parse_database_url,
+    "smtp_url": _parse_smtp_url,
 }
 
 
@@ -245,7 +269,7 @@ class Settings:
         if setting.name == "GUICHET_SMTP_URL" and value:
             return _mask_password(value)
         if value is None or value == "":
-            return "(derived)"
+            return EMPTY_SHOWN.get(setting.name, "(derived)")
         if isinstance(value, tuple):
             return ":".join(str(p) for p in value)
         if isinstance(value, bool):

@@ -74,8 +74,20 @@ def test_upload_limit_defaults_to_the_portal_limit() -> None:
             "Setting GUICHET_MIGRATE_ON_START has value 'maybe'. "
             "Not a valid boolean (use true or false).",
         ),
+        (
+            "DATABASE_URL",
+            "mysql://db",
+            "Setting DATABASE_URL has value 'mysql://db'. "
+            "Expected sqlite:///path or postgresql://user@host/db.",
+        ),
+        (
+            "GUICHET_SMTP_URL",
+            "mail.example:25",
+            "Setting GUICHET_SMTP_URL has value 'mail.example:25'. "
+            "Expected smtp://[user:password@]host[:port][?starttls=1] or smtps://.",
+        ),
     ],
-    ids=["int", "positive", "bool"],
+    ids=["int", "positive", "bool", "database", "smtp"],
 )
 def test_bad_values_are_named(name: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError) as raised:
