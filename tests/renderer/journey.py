@@ -113,8 +113,10 @@ def post(client: Any, url: str, pairs: list[tuple[str, str]], files: Any = None)
     return client.post(url, data=data, files=files, follow_redirects=False)
 
 
-def fill_draft(client: Any, proc: Procedure, today: dt.date, text: str = "") -> str:
-    """Walk every step up to the récapitulatif; returns its URL."""
+def fill_draft(
+    client: Any, proc: Procedure, today: dt.date, text: str = "", until: str = ws.SUMMARY
+) -> str:
+    """Walk every step up to ``until`` (default: the récapitulatif); returns its URL."""
     base = f"/demarches/{proc.id}/etapes/"
     url = base + ws.INTRO
     applicant = dict(APPLICANT)
@@ -122,7 +124,7 @@ def fill_draft(client: Any, proc: Procedure, today: dt.date, text: str = "") -> 
         applicant.update(nom=text, prenom=text, **{"adresse-street": text, "adresse-city": text})
     for _ in range(40):
         key = url.rsplit("/", 1)[1]
-        if key == ws.SUMMARY:
+        if key in (until, ws.SUMMARY):
             return url
         if key == ws.APPLICANT:
             pairs = list(applicant.items())
@@ -160,3 +162,37 @@ def submit(client: Any, proc: Procedure) -> Any:
 
 def errors_in(html: str) -> list[str]:
     return re.findall(r'class="error-message" id="e-([^"]+)">.*?</span>([^<]*)<', html)
+
+
+async def _outbox_rows(db: Any) -> list[dict[str, Any]]:
+    import sqlalchemy as sa
+
+    from storage.tables import outbox
+
+    rows = await db.fetch_all(sa.select(outbox).order_by(outbox.c.id))
+    return [dict(row) for row in rows]
+
+
+def outbox_mails(client: Any) -> list[dict[str, Any]]:
+    """Every queued mail (to_addr, subject, text_body, html_body...), oldest first."""
+    from tests.renderer.conftest import run_in_app
+
+    return run_in_app(client, _outbox_rows, client.app.state.db)  # type: ignore[no-any-return]
+
+
+TRACKING_LINK = re.compile(r"https?://[^\s\"<>]+/suivi/([A-Za-z0-9_-]+)")
+
+
+def tracking_token(mail_text: str) -> str:
+    found = TRACKING_LINK.search(mail_text)
+    assert found, "no tracking link in the mail"
+    return found.group(1)
+
+
+def submitted(client: Any, proc: Procedure, today: dt.date, text: str = "") -> str:
+    """Fill and submit ``proc``; returns the tracking token of its acknowledgement."""
+    fill_draft(client, proc, today, text)
+    response = submit(client, proc)
+    assert response.status_code == 303, errors_in(response.text) or response.text[:2000]
+    client.get(response.headers["location"])
+    return tracking_token(outbox_mails(client)[-1]["text_body"])
