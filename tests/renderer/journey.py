@@ -7,6 +7,7 @@ the tests follow the example pack rather than hard-coding its fields.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Any
 
@@ -72,7 +73,9 @@ def value_pairs(
     if t == "postal_code":
         return [(name, "45000")]
     if t == "number":
-        return [(name, str(int(f.min) if f.min is not None else 1))]
+        low = f.min if f.min is not None else 1
+        value = math.ceil(low) if f.integer or float(low).is_integer() else low
+        return [(name, str(value))]
     if t == "date":
         return [(name, _date_value(f, today))]
     if t == "choice":
@@ -147,8 +150,15 @@ def fill_draft(
 def upload_all(client: Any, proc: Procedure, url: str) -> Any:
     """Attach one small PDF to every document type shown on the page."""
     page = client.get(url).text
-    names = sorted(set(re.findall(r'type="file" id="[^"]+" name="(piece-[a-z0-9-]+)"', page)))
-    files = [(name, (f"{name}.pdf", TINY_PDF, "application/pdf")) for name in names]
+    inputs = re.findall(
+        r'type="file" id="[^"]+" name="(piece-[a-z0-9-]+)" multiple accept="([^"]*)"', page
+    )
+    files = [
+        (name, (f"{name}.pdf", TINY_PDF, "application/pdf"))
+        if "application/pdf" in accept
+        else (name, (f"{name}.png", TINY_PNG, "image/png"))
+        for name, accept in sorted(set(inputs))
+    ]
     token = csrf_token_of(page)
     return client.post(
         url, data={"csrf_token": token, "_upload": "1"}, files=files, follow_redirects=False
