@@ -80,8 +80,6 @@ def error_response(request: Request, status_code: int, message: str | None = Non
     except Exception:  # the error page must never fail: fall back to text
         log.exception("error page %s failed to render", page)
         response = PlainTextResponse(f"{context['error_title']}. {context['message']}", status_code)
-    if status_code == 405 and isinstance(request.scope.get("allow"), str):
-        response.headers["Allow"] = request.scope["allow"]
     return response
 
 
