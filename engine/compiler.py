@@ -89,7 +89,7 @@ def resolve_procedure(item: Item, layered: Layered) -> dict[str, Any]:
 def compile_procedure(item: Item, layered: Layered) -> Procedure:
     """One procedure, through its snapshot, with its source."""
     snapshot = procedure_snapshot(resolve_procedure(item, layered))
-    return dataclasses.replace(procedure_from_snapshot(snapshot), source=item.source)
+    return procedure_from_snapshot(snapshot, item.source)
 
 
 def _portal(layered: Layered) -> Portal:

@@ -35,7 +35,11 @@ class _Field:
     id: str
     step: int  # index of its step
     step_id: str
-    info: conditions.FieldInfo
+    raw: Mapping[str, Any]
+
+    @property
+    def info(self) -> conditions.FieldInfo:
+        return field_info(self.raw)
 
 
 def field_info(fld: Mapping[str, Any]) -> conditions.FieldInfo:
@@ -53,18 +57,20 @@ def check_conditions(proc: Mapping[str, Any]) -> Iterator[CondProblem]:
     """Every problem of the conditions of one (schema-valid) procedure."""
     steps: list[Mapping[str, Any]] = proc.get("steps") or []
     known = {
-        f["id"]: _Field(f["id"], s, str(step.get("id")), field_info(f))
+        f["id"]: _Field(f["id"], s, str(step.get("id")), f)
         for s, step in enumerate(steps)
         for f in step.get("fields") or []
         if f.get("type") not in NO_VALUE
     }
     for s, step in enumerate(steps):
-        earlier = {k: v for k, v in known.items() if v.step < s}
-        yield from _one(step.get("visible_if"), ("steps", s), earlier, known, s, "")
-        same_or_earlier = {k: v for k, v in known.items() if v.step <= s}
+        if step.get("visible_if") is not None:
+            earlier = {k: v for k, v in known.items() if v.step < s}
+            yield from _one(step["visible_if"], ("steps", s), earlier, known, s, "")
         for f, fld in enumerate(step.get("fields") or []):
+            if fld.get("visible_if") is None and fld.get("type") != "group":
+                continue  # the usual field: nothing to check, no scope to build
             path = ("steps", s, "fields", f)
-            allowed = {k: v for k, v in same_or_earlier.items() if k != fld.get("id")}
+            allowed = {k: v for k, v in known.items() if v.step <= s and k != fld.get("id")}
             yield from _one(fld.get("visible_if"), path, allowed, known, s, fld.get("id", ""))
             yield from _group(fld, path, allowed, known, s)
         yield from _cycles(step, s)
@@ -83,9 +89,7 @@ def _group(
     step_id = known[group["id"]].step_id if group.get("id") in known else ""
     for g, sub in enumerate(group.get("fields") or []):
         siblings = {
-            s["id"]: _Field(s["id"], step, step_id, field_info(s))
-            for s in subs
-            if s.get("id") != sub.get("id")
+            s["id"]: _Field(s["id"], step, step_id, s) for s in subs if s.get("id") != sub.get("id")
         }
         scope = {**allowed, **siblings}
         every = {**known, **siblings}
@@ -109,13 +113,15 @@ def _one(
         yield where, f"invalid condition: {exc.message}", "", exc.column
         return
     scope_problems = False
-    for name in sorted(conditions.references(expr)):
+    names = conditions.references(expr)
+    for name in sorted(names):
         if name in allowed:
             continue
         scope_problems = True
         yield where, *_scope_problem(name, known, step, own_id), 0
     if not scope_problems:
-        infos = {k: v.info for k, v in allowed.items()}
+        # Only the fields it reads: unknown names were reported above.
+        infos = {name: allowed[name].info for name in names}
         for message in conditions.check(expr, infos):
             yield where, f"condition: {message}", "", 0
 
@@ -144,10 +150,12 @@ def _cycles(step: Mapping[str, Any], s: int) -> Iterator[CondProblem]:
     index = {f["id"]: i for i, f in enumerate(fields)}
     edges: dict[str, list[str]] = {}
     for fld in fields:
+        if not isinstance(fld.get("visible_if"), str):
+            continue
         try:
-            refs = conditions.references(conditions.parse(fld.get("visible_if") or "true"))
+            refs = conditions.references(conditions.parse(fld["visible_if"]))
         except conditions.ConditionError:
-            refs = frozenset()
+            continue
         edges[fld["id"]] = sorted(r for r in refs if r in index and r != fld["id"])
     reported: set[frozenset[str]] = set()
     for start in edges:

@@ -109,6 +109,11 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+def _child_name(parent: str, path: Path) -> str:
+    # Joining names is much cheaper than resolving each of thousands of files.
+    return f"{parent}/{path.name}" if parent != "." else path.name
+
+
 def discover(layer: Path) -> tuple[list[FileEntry], list[Problem]]:
     """The definition files of one layer folder, and problems for missing or stray files."""
     name = display_path(layer)
@@ -122,7 +127,8 @@ def discover(layer: Path) -> tuple[list[FileEntry], list[Problem]]:
         if path.name.startswith(".") or path.name in IGNORED_ROOT:
             continue
         if path.is_file() and path.name in ROOT_FILES:
-            files.append(FileEntry(ROOT_FILES[path.name], path, display_path(path), name, layer))
+            display = _child_name(name, path)
+            files.append(FileEntry(ROOT_FILES[path.name], path, display, name, layer))
         elif path.is_dir() and path.name in ITEM_FOLDERS:
             found, stray = _folder_files(path, ITEM_FOLDERS[path.name], name, layer)
             files += found
@@ -137,11 +143,12 @@ def _folder_files(
 ) -> tuple[list[FileEntry], list[Problem]]:
     files: list[FileEntry] = []
     problems: list[Problem] = []
+    folder_name = _child_name(layer_name, folder)
     for path in sorted(folder.iterdir()):
         if path.name.startswith("."):
             continue
         if path.is_file() and path.suffix == ".yaml":
-            files.append(FileEntry(kind, path, display_path(path), layer_name, layer))
+            files.append(FileEntry(kind, path, _child_name(folder_name, path), layer_name, layer))
         else:
             problems.append(_stray(path, []))
     return files, problems

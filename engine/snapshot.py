@@ -28,6 +28,7 @@ from engine.model import (
     OpenWindow,
     Procedure,
     Quota,
+    Source,
     State,
     Step,
     Transition,
@@ -210,7 +211,7 @@ def _transition(t: Mapping[str, Any]) -> Snapshot:
 # --- snapshot -> model -------------------------------------------------------------------------
 
 
-def procedure_from_snapshot(snapshot: Mapping[str, Any]) -> Procedure:
+def procedure_from_snapshot(snapshot: Mapping[str, Any], source: Source | None = None) -> Procedure:
     """Rebuild the compiled ``Procedure`` of a snapshot (its version included)."""
     s = snapshot
     quota = s["quota"]
@@ -233,6 +234,7 @@ def procedure_from_snapshot(snapshot: Mapping[str, Any]) -> Procedure:
         workflow=workflow_from_snapshot(s["workflow"]),
         acknowledgement=s["acknowledgement"],
         version=version_of(snapshot),
+        source=source,
     )
 
 

@@ -30,6 +30,8 @@ except AttributeError:  # PyYAML built without libyaml
     _BaseLoader = yaml.SafeLoader
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+# An anchor (`&name`) after a space, a bracket, a comma, a dash or a line start; `R&D` is none.
+_ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s]", re.MULTILINE)
 _TAG_PREFIX = "tag:yaml.org,2002:"
 
 
@@ -44,13 +46,21 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         # PyYAML keeps the last of two equal keys without a word; a duplicated `required:` in
         # a field would silently win, so duplicates are errors, reported at the second key.
-        seen: set[str] = set()
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                if key_node.value in seen:
-                    raise _DuplicateKey(key_node)
-                seen.add(key_node.value)
-        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+        # Fewer keys than pairs is the cheap sign; only then look for the culprit.
+        pairs = len(node.value)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep)
+        if len(mapping) < pairs:
+            _raise_duplicate(node)
+        return mapping
+
+
+def _raise_duplicate(node: yaml.MappingNode) -> None:
+    seen: set[str] = set()
+    for key_node, _ in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+            if key_node.value in seen:
+                raise _DuplicateKey(key_node)
+            seen.add(key_node.value)
 
 
 class _DuplicateKey(Exception):
@@ -86,7 +96,7 @@ def load_yaml(path: Path, display_name: str, *, max_bytes: int = MAX_BYTES) -> o
         node = loader.get_single_node()
         if node is None:
             return None
-        if "*" in text:  # no asterisk, no alias: skip the graph walk on the usual file
+        if _ANCHOR.search(text):  # no anchor, no alias: skip the graph walk on the usual file
             _check_aliases(node, display_name)
         return loader.construct_document(node)
     except _DuplicateKey as exc:
