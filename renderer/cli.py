@@ -33,7 +33,7 @@ def default_layers() -> list[str]:
 
 
 def summary(counts: dict[str, int]) -> str:
-    """`OK: 12 procedures, 5 themes, ...`."""
+    """`OK: 13 procedures, 5 themes, ...`."""
     return "OK: " + ", ".join(f"{counts.get(k, 0)} {label}" for k, label in COUNT_LABELS)
 
 

@@ -89,7 +89,7 @@ def test_schema_for_returns_a_copy() -> None:
 
 
 def test_example_pack_has_the_promised_files() -> None:
-    assert len(list((DEFINITIONS / "procedures").glob("*.yaml"))) == 12
+    assert len(list((DEFINITIONS / "procedures").glob("*.yaml"))) == 13
     kinds = [load(p).get("kind", "news") for p in (DEFINITIONS / "news").glob("*.yaml")]
     assert (kinds.count("news"), kinds.count("info")) == (6, 4)
     assert len(load(DEFINITIONS / "document-types.yaml")) == 9
