@@ -31,6 +31,13 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_POOL = 8
 
 
+async def _run(connection: aiosqlite.Connection, statement: str) -> object:
+    """Run a statement and close its cursor (an open cursor keeps its lock on the file)."""
+    async with connection.execute(statement) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else row[0]
+
+
 class PooledSQLitePool:
     """Opens aiosqlite connections with our PRAGMAs and keeps a few idle ones for reuse."""
 
@@ -54,7 +61,7 @@ class PooledSQLitePool:
             "PRAGMA foreign_keys = ON",
             "PRAGMA synchronous = NORMAL",
         ):
-            await connection.execute(pragma)
+            await _run(connection, pragma)
         return connection
 
     async def acquire(self) -> aiosqlite.Connection:
@@ -109,7 +116,8 @@ class GuichetSQLiteBackend(SQLiteBackend):
         # journal_mode is stored in the file: setting it once per process is enough.
         connection = await self._pool.acquire()
         try:
-            await connection.execute("PRAGMA journal_mode = WAL")
+            if await _run(connection, "PRAGMA journal_mode") != "wal":
+                await _run(connection, "PRAGMA journal_mode = WAL")
         finally:
             await self._pool.release(connection)
 

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from storage import tables
+from storage.db import backend_of, connect
+from storage.migrations import MIGRATIONS, applied_versions, migrate, tables_at
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_migrate_applies_every_version_once(db_url: str) -> None:
+    db = await connect(db_url)
+    try:
+        assert await migrate(db) == [m.version for m in MIGRATIONS]
+        assert await migrate(db) == []
+        assert await applied_versions(db) == {m.version for m in MIGRATIONS}
+        for table in tables.metadata.sorted_tables:
+            count = await db.fetch_val(sa.select(sa.func.count()).select_from(table))
+            assert count == (len(MIGRATIONS) if table.name == "schema_version" else 0)
+    finally:
+        await db.disconnect()
+
+
+async def test_two_databases_migrating_at_once_apply_each_version_once(db_url: str) -> None:
+    import asyncio
+
+    first, second = await connect(db_url), await connect(db_url)
+    try:
+        results = await asyncio.gather(migrate(first), migrate(second))
+        assert sorted(results[0] + results[1]) == [m.version for m in MIGRATIONS]
+    finally:
+        await first.disconnect()
+        await second.disconnect()
+
+
+def test_tables_at_leaves_out_later_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(tables.drafts.c.data.info, "since", 2)
+    assert "data" not in tables_at(1)[[t.name for t in tables_at(1)].index("drafts")].c
+    assert "data" in tables_at(2)[[t.name for t in tables_at(2)].index("drafts")].c
+
+
+async def test_sqlite_file_is_wal_with_options_taken_from_the_url(tmp_path: Path) -> None:
+    path = tmp_path / "guichet.sqlite3"
+    db = await connect(f"sqlite:///{path}?timeout=7&pool=2")
+    try:
+        await migrate(db)
+        async with db.transaction():
+            pragmas = {
+                name: await db.fetch_val(sa.text(f"PRAGMA {name}"))
+                for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
+            }
+    finally:
+        await db.disconnect()
+    # synchronous: 1 is NORMAL.
+    assert pragmas == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "synchronous": 1,
+        "busy_timeout": 7000,
+    }
+    assert sorted(p.name for p in tmp_path.iterdir() if "?" in p.name) == []
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_unsupported_url_names_the_scheme() -> None:
+    with pytest.raises(ValueError, match="Database URL scheme 'mysql' is not supported"):
+        backend_of("mysql://localhost/guichet")

@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from storage import tables
+from storage.db import Database, connect
+from storage.outbox import Mail
+from storage.requests import (
+    QuotaClaim,
+    QuotaReached,
+    add_event,
+    cancel,
+    get_by_token,
+    get_request,
+    hash_token,
+    quota_used,
+    submit,
+)
+from tests.storage.conftest import NOW
+from tests.storage.factories import SNAPSHOT, a_piece, ack, new_request
+
+pytestmark = pytest.mark.anyio
+
+SHA = "a" * 64
+WRITTEN_BY_SUBMIT = (
+    tables.definition_versions,
+    tables.requests,
+    tables.request_events,
+    tables.pieces,
+    tables.piece_files,
+    tables.quota_counters,
+    tables.reference_counters,
+    tables.outbox,
+)
+
+
+async def count(db: Database, table: sa.Table) -> int:
+    return int(await db.fetch_val(sa.select(sa.func.count()).select_from(table)))
+
+
+async def test_submit_stores_request_history_pieces_and_mail(db: Database) -> None:
+    quota = QuotaClaim(period_key="2026", scope_key="", max=300)
+    done = await submit(db, new_request(quota, [a_piece(SHA)]), NOW, ack)
+
+    assert done.reference == "DEM-2026-000001"
+    tracked = await get_by_token(db, done.token)
+    assert tracked is not None
+    assert (tracked.id, tracked.reference, tracked.state) == (done.id, done.reference, "deposee")
+    assert tracked.snapshot == SNAPSHOT
+    assert tracked.applicant["nom"] == "Lefèvre"
+    assert tracked.data == {"enfant": {"nom": "Léa", "regime": "végétarien"}}
+    assert tracked.created_at == NOW and tracked.cancelled_at is None
+    assert [(e.kind, e.actor_kind, e.at) for e in tracked.events] == [("submitted", "citizen", NOW)]
+    assert [(p.document_type, [f.sha256 for f in p.files]) for p in tracked.pieces] == [
+        ("justificatif-domicile", [SHA])
+    ]
+    assert await quota_used(db, "inscription-cantine", "2026", "") == 1
+    mail = await db.fetch_one(sa.select(tables.outbox))
+    assert mail is not None
+    assert mail["subject"] == "Accusé de réception de votre demande DEM-2026-000001"
+    assert f"/suivi/{done.token}" in mail["text_body"]
+
+
+async def test_failure_inside_the_transaction_leaves_no_row_anywhere(db: Database) -> None:
+    def broken_ack(reference: str, token: str) -> Mail:
+        raise RuntimeError("template error")
+
+    quota = QuotaClaim(period_key="2026", scope_key="", max=300)
+    with pytest.raises(RuntimeError, match="template error"):
+        await submit(db, new_request(quota, [a_piece(SHA)]), NOW, broken_ack)
+
+    assert {t.name: await count(db, t) for t in WRITTEN_BY_SUBMIT} == {
+        t.name: 0 for t in WRITTEN_BY_SUBMIT
+    }
+    # The reference counter was rolled back too: the next request gets number 1.
+    assert (await submit(db, new_request(), NOW, ack)).reference == "DEM-2026-000001"
+
+
+async def test_references_are_sequential_per_paris_year(db: Database) -> None:
+    refs = [(await submit(db, new_request(), NOW, ack)).reference for _ in range(3)]
+    # 23:30 UTC on 31 December is already 2027 in Paris.
+    new_year = dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)
+    refs.append((await submit(db, new_request(), new_year, ack)).reference)
+    assert refs == ["DEM-2026-000001", "DEM-2026-000002", "DEM-2026-000003", "DEM-2027-000001"]
+
+
+async def test_concurrent_submits_get_unique_references(db_url: str, db: Database) -> None:
+    others = [await connect(db_url + _small_pool(db_url)) for _ in range(10)]
+    try:
+        done = await asyncio.gather(*(submit(o, new_request(), NOW, ack) for o in others))
+    finally:
+        for other in others:
+            await other.disconnect()
+    numbers = sorted(int(d.reference.rsplit("-", 1)[1]) for d in done)
+    assert numbers == list(range(1, 11))
+
+
+async def test_only_the_token_hash_is_stored(db: Database) -> None:
+    done = await submit(db, new_request(), NOW, lambda reference, token: None)
+    assert len(done.token) >= 43  # 32 random bytes, base64url
+    row = await db.fetch_one(sa.select(tables.requests))
+    assert row is not None and row["token_hash"] == hash_token(done.token)
+    for table in tables.metadata.sorted_tables:
+        for stored in await db.fetch_all(sa.select(table)):
+            assert all(done.token not in str(value) for value in stored.values()), table.name
+    assert await get_by_token(db, done.token[:-1] + "x") is None
+    assert await count(db, tables.outbox) == 0
+
+
+async def test_quota_refuses_once_full(db: Database) -> None:
+    quota = QuotaClaim(period_key="2026", scope_key="", max=2)
+    await submit(db, new_request(quota), NOW, ack)
+    await submit(db, new_request(quota), NOW, ack)
+    with pytest.raises(QuotaReached):
+        await submit(db, new_request(quota), NOW, ack)
+    assert await quota_used(db, "inscription-cantine", "2026", "") == 2
+    assert await count(db, tables.requests) == 2
+    # Another period or scope has its own counter.
+    await submit(db, new_request(QuotaClaim("2027", "", 2)), NOW, ack)
+    assert await quota_used(db, "inscription-cantine", "2027", "") == 1
+
+
+def _small_pool(url: str) -> str:
+    # One PostgreSQL connection per Database, so 50 of them stay under max_connections.
+    return "?min_size=1&max_size=1" if url.startswith("postgresql") else ""
+
+
+async def test_quota_race_fifty_clients_one_place(db_url: str, db: Database) -> None:
+    quota = QuotaClaim(period_key="2026", scope_key="", max=10)
+    for _ in range(9):
+        await submit(db, new_request(quota), NOW, ack)
+    clients = [await connect(db_url + _small_pool(db_url)) for _ in range(50)]
+    try:
+        results = await asyncio.gather(
+            *(submit(c, new_request(quota), NOW, ack) for c in clients),
+            return_exceptions=True,
+        )
+    finally:
+        for client in clients:
+            await client.disconnect()
+    kinds = sorted(type(r).__name__ for r in results)
+    assert kinds == ["QuotaReached"] * 49 + ["Submitted"]
+    assert await quota_used(db, "inscription-cantine", "2026", "") == 10
+    assert await count(db, tables.requests) == 10
+    assert await count(db, tables.outbox) == 10
+
+
+async def test_cancel_is_conditional_on_the_current_state(db: Database) -> None:
+    done = await submit(db, new_request(), NOW, ack)
+    later = NOW + dt.timedelta(hours=1)
+    assert await cancel(db, done.id, from_state="deposee", to_state="annulee", now=later)
+    assert not await cancel(db, done.id, from_state="deposee", to_state="annulee", now=later)
+
+    tracked = await get_request(db, done.id)
+    assert tracked is not None
+    assert (tracked.state, tracked.cancelled_at, tracked.updated_at) == ("annulee", later, later)
+    assert [(e.kind, e.data) for e in tracked.events] == [
+        ("submitted", {}),
+        ("cancelled", {"from": "deposee", "to": "annulee"}),
+    ]
+
+
+async def test_add_event_appends_to_history(db: Database) -> None:
+    done = await submit(db, new_request(), NOW, ack)
+    later = NOW + dt.timedelta(minutes=5)
+    await add_event(
+        db, done.id, "status", now=later, actor_kind="agent", actor_id=7, data={"to": "x"}
+    )
+    tracked = await get_request(db, done.id)
+    assert tracked is not None
+    assert [(e.kind, e.actor_kind, e.actor_id, e.data) for e in tracked.events] == [
+        ("submitted", "citizen", None, {}),
+        ("status", "agent", 7, {"to": "x"}),
+    ]
+    assert await get_request(db, done.id + 100) is None
