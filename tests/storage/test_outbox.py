@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email
+import socket
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+
+from storage import tables
+from storage.db import Database, as_utc
+from storage.outbox import (
+    Mail,
+    MaildirSender,
+    SmtpSender,
+    backoff,
+    deliver_pending,
+    enqueue,
+    pending_count,
+    run_outbox_worker,
+)
+from tests.storage.conftest import NOW
+
+pytestmark = pytest.mark.anyio
+
+MAIL = Mail(
+    to="zoé@example.org",
+    subject="Accusé de réception de votre demande DEM-2026-000001",
+    text="Bonjour,\nVotre demande a bien été reçue.",
+    html="<p>Bonjour,</p><p>Votre demande a bien été <strong>reçue</strong>.</p>",
+    reply_to="mairie@example.org",
+)
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = email.message_from_bytes(envelope.content, policy=default_policy)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def smtp_server(inbox: Inbox, port: int) -> Controller:
+    # SMTPUTF8: the recipient has an accented local part.
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=True)
+    controller.start()
+    return controller
+
+
+def assert_french_alternative(message: EmailMessage) -> None:
+    assert message["Subject"] == MAIL.subject
+    assert message["To"] == MAIL.to
+    assert message["Reply-To"] == MAIL.reply_to
+    assert message["Message-ID"] and message["Date"]
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None and html is not None
+    assert text.get_content_charset() == "utf-8"
+    # SMTP carries CRLF line endings; the .eml keeps LF.
+    assert text.get_content().replace("\r\n", "\n").strip() == MAIL.text
+    assert html.get_content().replace("\r\n", "\n").strip() == MAIL.html
+
+
+async def outbox_row(db: Database) -> dict[str, Any]:
+    row = await db.fetch_one(sa.select(tables.outbox))
+    assert row is not None
+    return row
+
+
+async def test_smtp_delivers_text_and_html_once(db: Database) -> None:
+    inbox = Inbox()
+    port = free_port()
+    server = smtp_server(inbox, port)
+    try:
+        await enqueue(db, MAIL, NOW)
+        sender = SmtpSender(f"smtp://127.0.0.1:{port}")
+        assert await deliver_pending(db, sender, NOW) == 1
+        assert await deliver_pending(db, sender, NOW + dt.timedelta(days=1)) == 0
+    finally:
+        server.stop()
+    assert len(inbox.messages) == 1
+    assert_french_alternative(inbox.messages[0])
+    row = await outbox_row(db)
+    assert inbox.messages[0]["Message-ID"] == row["message_id"]
+    assert as_utc(row["sent_at"]) == NOW and row["attempts"] == 1
+    assert await pending_count(db) == 0
+
+
+async def test_server_down_then_back_retries_with_backoff(db: Database) -> None:
+    inbox = Inbox()
+    port = free_port()
+    sender = SmtpSender(f"smtp://127.0.0.1:{port}", timeout=5)
+    await enqueue(db, MAIL, NOW)
+
+    assert await deliver_pending(db, sender, NOW) == 0
+    row = await outbox_row(db)
+    assert row["attempts"] == 1 and row["sent_at"] is None and row["claimed_until"] is None
+    assert as_utc(row["next_attempt_at"]) == NOW + dt.timedelta(seconds=30)
+    assert "SMTPConnect" in row["last_error"]
+
+    second = NOW + dt.timedelta(seconds=31)
+    assert await deliver_pending(db, sender, second) == 0
+    row = await outbox_row(db)
+    assert row["attempts"] == 2
+    assert as_utc(row["next_attempt_at"]) == second + dt.timedelta(seconds=60)
+
+    server = smtp_server(inbox, port)
+    try:
+        # Not due yet: the backoff is respected even though the server is back.
+        assert await deliver_pending(db, sender, second + dt.timedelta(seconds=59)) == 0
+        back = second + dt.timedelta(seconds=61)
+        assert await deliver_pending(db, sender, back) == 1
+        assert await deliver_pending(db, sender, back + dt.timedelta(hours=1)) == 0
+    finally:
+        server.stop()
+    assert len(inbox.messages) == 1
+    row = await outbox_row(db)
+    assert (row["attempts"], row["last_error"], as_utc(row["sent_at"])) == (3, None, back)
+
+
+def test_backoff_doubles_up_to_a_cap() -> None:
+    assert [backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    assert backoff(30) == dt.timedelta(hours=6)
+
+
+async def test_claimed_row_is_not_sent_by_another_worker(db: Database, tmp_path: Path) -> None:
+    await enqueue(db, MAIL, NOW)
+    # A worker claimed the row and is still sending (lease not expired).
+    await db.execute(tables.outbox.update().values(claimed_until=NOW + dt.timedelta(minutes=5)))
+    sender = MaildirSender(tmp_path / "mail")
+    assert await deliver_pending(db, sender, NOW) == 0
+    # That worker died: after the lease the row is delivered (at least once).
+    assert await deliver_pending(db, sender, NOW + dt.timedelta(minutes=6)) == 1
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
+
+
+async def test_concurrent_workers_send_each_mail_once(db: Database, tmp_path: Path) -> None:
+    for _ in range(5):
+        await enqueue(db, MAIL, NOW)
+    sender = MaildirSender(tmp_path / "mail")
+    sent = await asyncio.gather(*(deliver_pending(db, sender, NOW) for _ in range(4)))
+    assert sum(sent) == 5
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 5
+
+
+async def test_maildir_writes_parseable_eml(db: Database, tmp_path: Path) -> None:
+    await enqueue(db, MAIL, NOW)
+    assert await deliver_pending(db, MaildirSender(tmp_path / "mail"), NOW) == 1
+    files = list((tmp_path / "mail").iterdir())
+    assert [f.suffix for f in files] == [".eml"]
+    message = email.message_from_bytes(files[0].read_bytes(), policy=default_policy)
+    assert isinstance(message, EmailMessage)
+    assert_french_alternative(message)
+    assert message["From"] == "Guichet <ne-pas-repondre@localhost>"
+
+
+async def test_worker_delivers_until_stopped(db: Database, tmp_path: Path) -> None:
+    await enqueue(db, MAIL, dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_outbox_worker(db, MaildirSender(tmp_path), stop, 0.05))
+    while await pending_count(db):
+        await asyncio.sleep(0.05)
+    stop.set()
+    await worker
+    assert len(list(tmp_path.glob("*.eml"))) == 1
+
+
+def test_smtp_url_is_parsed() -> None:
+    sender = SmtpSender("smtp://ana%40mairie:s%C3%A9cret@mail.example.org:587?starttls=1")
+    assert (sender.hostname, sender.port, sender.start_tls, sender.use_tls) == (
+        "mail.example.org",
+        587,
+        True,
+        False,
+    )
+    assert (sender.username, sender.password) == ("ana@mairie", "sécret")
+    with pytest.raises(ValueError, match="SMTP URL 'http://x' is not valid"):
+        SmtpSender("http://x")
