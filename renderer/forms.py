@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import wtforms
+from markupsafe import Markup, escape
 from wtforms.validators import StopValidation, ValidationError
 
 from engine import conditions, rules
@@ -265,6 +266,51 @@ class _Form(wtforms.Form):
     today: dt.date | None = None
 
 
+_INPUT_TYPES = {
+    "email": 'type="email" spellcheck="false"',
+    "phone": 'type="tel"',
+    "postal_code": 'type="text" inputmode="numeric" maxlength="5" class="input-short"',
+    "date": 'type="date" class="input-date"',
+}
+STAR = Markup(
+    ' <span class="required" aria-hidden="true">*</span>'
+    '<span class="visually-hidden"> (obligatoire)</span>'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldView:
+    """The parts of a field's HTML that never change, built once per compiled step."""
+
+    label: Markup  # the label text and the required marker
+    cond: Markup  # ' data-visible-if="..."' or ''
+    attrs: Markup  # the input's type and constant attributes
+
+
+def _input_attrs(f: Field) -> str:
+    if f.type in _INPUT_TYPES:
+        attrs = _INPUT_TYPES[f.type]
+    elif f.type == "number":
+        attrs = (
+            f'type="text" inputmode="{"numeric" if f.integer else "decimal"}" class="input-short"'
+        )
+    elif f.type == "textarea":
+        attrs = 'rows="5"'
+    else:
+        attrs = 'type="text"'
+    if f.max_length and f.type in ("text", "textarea"):
+        attrs += f' maxlength="{f.max_length}"'
+    if f.required:
+        attrs += ' aria-required="true"'
+    return attrs
+
+
+def _view(f: Field, cond_json: str | None) -> FieldView:
+    cond = Markup(' data-visible-if="{}"').format(cond_json) if cond_json else Markup("")
+    label = escape(f.label) + (STAR if f.required else "")
+    return FieldView(Markup(label), cond, Markup(_input_attrs(f)))
+
+
 @dataclass(frozen=True)
 class StepForm:
     """A compiled step's parsers plus what the templates need (conditions as JSON)."""
@@ -274,6 +320,7 @@ class StepForm:
     row_classes: dict[str, type[wtforms.Form]]
     conditions_js: dict[str, str] = field(default_factory=dict)  # "id" or "group.sub"
     external_refs: frozenset[str] = frozenset()  # fields of other steps the conditions read
+    views: dict[str, FieldView] = field(default_factory=dict)  # "id" or "group.sub"
 
 
 def _condition_json(source: str | None, refs: set[str]) -> str | None:
@@ -290,10 +337,12 @@ def build_step_form(step: Step) -> StepForm:
     cond: dict[str, str] = {}
     refs: set[str] = set()
     own: set[str] = set()
+    views: dict[str, FieldView] = {}
     for f in step.fields:
         own.add(f.id)
         own.update(s.id for s in f.fields)
         js = _condition_json(f.visible_if, refs)
+        views[f.id] = _view(f, js)
         if js:
             cond[f.id] = js
         if f.type == "group":
@@ -301,13 +350,14 @@ def build_step_form(step: Step) -> StepForm:
             for s in f.fields:
                 sub.update(_wtforms_fields(s))
                 sub_js = _condition_json(s.visible_if, refs)
+                views[f"{f.id}.{s.id}"] = _view(s, sub_js)
                 if sub_js:
                     cond[f"{f.id}.{s.id}"] = sub_js
             rows[f.id] = type(f"Row_{f.id}", (_Form,), sub)
         else:
             attrs.update(_wtforms_fields(f))
     form_class = type(f"Step_{step.id}", (_Form,), attrs)
-    return StepForm(step, form_class, rows, cond, frozenset(refs - own))
+    return StepForm(step, form_class, rows, cond, frozenset(refs - own), views)
 
 
 _CACHE: dict[tuple[str, str], StepForm] = {}

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -215,6 +216,7 @@ def _form_page(
     labels = _error_labels(sf)
     summary = [(anchor, labels.get(anchor, ""), message) for anchor, message in errors.items()]
     earlier = wiz.draft["values"]
+    auto = forms.AUTOCOMPLETE if wiz.current.step is None else {}
     return wiz.page(
         "wizard/form.html",
         sf=sf,
@@ -223,8 +225,33 @@ def _form_page(
         error_summary=summary,
         intro=wiz.current.step.intro if wiz.current.step else "",
         context_values={k: earlier.get(k) for k in sf.external_refs},
-        autocomplete=forms.AUTOCOMPLETE if wiz.current.step is None else {},
+        fields_html=_fields_html(wiz, sf, values, errors, auto),
     )
+
+
+# The blank form of a compiled step is the same for every citizen: render it once.
+_BLANK: dict[int, tuple[forms.StepForm, Markup]] = {}
+
+
+def _fields_html(
+    wiz: Wizard,
+    sf: forms.StepForm,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    auto: dict[str, str],
+) -> Markup:
+    blank = not errors and not any(v not in (None, "", [], {}) for v in values.values())
+    cached = _BLANK.get(id(sf)) if blank else None
+    if cached is not None and cached[0] is sf:
+        return cached[1]
+    env = wiz.request.app.state.templates
+    context = {"sf": sf, "values": values, "errors": errors, "autocomplete": auto}
+    html = Markup(env.get_template("wizard/_step_fields.html").render(context))
+    if blank:
+        if len(_BLANK) > 1000:
+            _BLANK.clear()
+        _BLANK[id(sf)] = (sf, html)
+    return html
 
 
 def _error_labels(sf: forms.StepForm) -> dict[str, str]:
