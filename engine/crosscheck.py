@@ -1,9 +1,10 @@
-"""Pack-wide checks that a JSON Schema cannot express.
+"""Pack-wide checks that a JSON Schema cannot express (or that it would express slowly).
 
 They run on the layered items whose own schema check passed: unique ids, references between
-files, per-type field keys, bounds, patterns, quotas, opening windows, appointments and
-workflows. Conditions are checked by ``engine.condcheck``. Each finding names the file and the
-key path; the pipeline turns the path into a line by re-reading the file.
+files, per-type field rules (keys that apply, keys required, the form of `min`/`max`, worded
+as the schema words its own problems), bounds, patterns, quotas, opening windows, appointments
+and workflows. Conditions are checked by ``engine.condcheck``. Each finding names the file and
+the key path; the pipeline turns the path into a line by re-reading the file.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any, NamedTuple
 from engine.condcheck import check_conditions
 from engine.errors import KeyPath, Problem
 from engine.layers import Item, Layered
+from engine.schema import DATE_BOUND_PATTERN
+from engine.schema_messages import wrong_form, wrong_type
 
 COMMON_KEYS = frozenset({"id", "type", "label", "help", "required", "visible_if"})
 TYPE_KEYS: dict[str, frozenset[str]] = {
@@ -32,6 +35,17 @@ TYPE_KEYS: dict[str, frozenset[str]] = {
     "group": frozenset({"fields", "min", "max", "add_label"}),
 }
 DISPLAY_KEYS = frozenset({"id", "type", "text", "visible_if"})
+# Keys a field of a type must have (any type not listed: `label`).
+REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "heading": ("text",),
+    "paragraph": ("text",),
+    "choice": ("label", "choices"),
+    "multichoice": ("label", "choices"),
+    "group": ("label", "fields"),
+}
+# Types whose `min`/`max` apply: a date bound for a date, a number for the others.
+BOUNDED_TYPES = frozenset({"number", "date", "multichoice", "group"})
+_DATE_BOUND = re.compile(DATE_BOUND_PATTERN)
 _RELATIVE = re.compile(r"^today(?: ([+-]) (\d+) (day|month|year)s?)?$")
 _DAYS = {"day": 1, "month": 30, "year": 365}
 
@@ -226,6 +240,9 @@ def _field(item: Item, path: KeyPath, fld: dict[str, Any]) -> Iterator[Problem]:
     ftype = fld.get("type")
     if not isinstance(ftype, str):
         return
+    for key in REQUIRED_KEYS.get(ftype, ("label",)):
+        if key not in fld:
+            yield problem(item, path, f"missing required key '{key}' in field '{fld['id']}'")
     allowed = DISPLAY_KEYS if ftype in ("heading", "paragraph") else COMMON_KEYS | TYPE_KEYS[ftype]
     for key in fld:
         if key not in allowed:
@@ -233,6 +250,8 @@ def _field(item: Item, path: KeyPath, fld: dict[str, Any]) -> Iterator[Problem]:
             yield problem(item, (*path, key), message, _key_hint(key, ftype))
     if ftype in ("choice", "multichoice"):
         yield from _choices(item, path, fld)
+    if ftype in BOUNDED_TYPES:
+        yield from _bound_forms(item, path, fld, ftype)
     yield from _bounds(item, path, fld, ftype)
     if ftype == "text" and isinstance(fld.get("pattern"), str):
         yield from _pattern(item, path, fld["pattern"])
@@ -249,17 +268,27 @@ def _key_hint(key: str, ftype: str) -> str:
 
 
 def _choices(item: Item, path: KeyPath, fld: dict[str, Any]) -> Iterator[Problem]:
-    choices = fld.get("choices")
-    if not choices:
-        message = f"a field of type '{fld['type']}' needs 'choices'"
-        yield problem(item, path, message, "add `choices: [..., ...]`")
-        return
     seen: set[object] = set()
-    for index, choice in enumerate(choices):
+    for index, choice in enumerate(fld.get("choices") or []):
         value = choice.get("value") if isinstance(choice, dict) else choice
         if value in seen:
             yield problem(item, (*path, "choices", index), f"choice '{value}' is listed twice")
         seen.add(value)
+
+
+def _bound_forms(item: Item, path: KeyPath, fld: dict[str, Any], ftype: str) -> Iterator[Problem]:
+    """`min`/`max` are date bounds on a date field, numbers on the other bounded types."""
+    for key in ("min", "max"):
+        if key not in fld:
+            continue
+        value = fld[key]
+        if ftype != "date":
+            if not _is_number(value):
+                yield problem(item, (*path, key), *wrong_type("number", value))
+        elif not isinstance(value, str):
+            yield problem(item, (*path, key), *wrong_type("string", value))
+        elif not _DATE_BOUND.match(value):
+            yield problem(item, (*path, key), *wrong_form(DATE_BOUND_PATTERN, value))
 
 
 def _bounds(item: Item, path: KeyPath, fld: dict[str, Any], ftype: str) -> Iterator[Problem]:

@@ -2,8 +2,10 @@
 
 One schema per kind of file (see docs/format-v1.md). The schemas are written as Python dicts
 with a description on every property: editors show them while admins type. Per-type field
-rules (which keys apply to which field type) and references between files are cross-checks,
-not schema rules, so the messages stay precise.
+rules (which keys apply to, or are required by, which field type; whether `min`/`max` are
+numbers or date bounds) and references between files are cross-checks (``engine.crosscheck``),
+not schema rules: the messages stay precise, and the fast validator needs no `if`/`then`
+branch per field, each of which costs an exception on the happy path.
 
 `check` runs a compiled fastjsonschema validator first: valid files (the common case) never
 touch the slow `jsonschema` package. Only a file that fails is validated again with
@@ -106,16 +108,6 @@ def _disableable(properties: Schema, required: list[str], description: str) -> S
     return out
 
 
-def _when_type(types: list[str], then: Schema, otherwise: Schema | None = None) -> Schema:
-    rule: Schema = {
-        "if": {"properties": {"type": {"enum": types}}, "required": ["type"]},
-        "then": then,
-    }
-    if otherwise is not None:
-        rule["else"] = otherwise
-    return rule
-
-
 CONDITION = _text("Condition (e.g. `regime == 'PAI'`): the item is shown only when it is true.")
 WINDOW = {
     "from": _date("First day (YYYY-MM-DD), included."),
@@ -157,20 +149,6 @@ def _field(in_group: bool) -> Schema:
         "display": _s("choice: radio buttons or a drop-down list.", enum=["radio", "select"]),
         "text": _text("heading, paragraph: the text shown."),
     }
-    rules: list[Schema] = [
-        _when_type(["heading", "paragraph"], {"required": ["text"]}, {"required": ["label"]}),
-        _when_type(["choice", "multichoice"], {"required": ["choices"]}),
-        _when_type(
-            ["date"],
-            {
-                "properties": {
-                    "min": {"$ref": "#/$defs/date_bound"},
-                    "max": {"$ref": "#/$defs/date_bound"},
-                }
-            },
-            {"properties": {"min": {"type": "number"}, "max": {"type": "number"}}},
-        ),
-    ]
     if not in_group:
         properties["fields"] = _s(
             "group: the sub-fields of one row (no group inside a group).",
@@ -179,10 +157,7 @@ def _field(in_group: bool) -> Schema:
             items={"$ref": "#/$defs/subfield"},
         )
         properties["add_label"] = _text("group: label of the button that adds a row.")
-        rules.append(_when_type(["group"], {"required": ["fields"]}))
-    out = _obj(properties, ["id", "type"], "A form field.")
-    out["allOf"] = rules
-    return out
+    return _obj(properties, ["id", "type"], "A form field.")
 
 
 def _procedure() -> Schema:
@@ -474,7 +449,6 @@ def _news() -> Schema:
 SHARED_DEFS: Schema = {
     "id": {"type": "string", "pattern": ID_PATTERN, "maxLength": 64},
     "date": {"type": "string", "pattern": DATE_PATTERN},
-    "date_bound": {"type": "string", "pattern": DATE_BOUND_PATTERN},
     "file_types": _s(
         "Accepted file types.", type="array", items={"enum": list(FILE_TYPES)}, uniqueItems=True
     ),

@@ -199,14 +199,25 @@ def explain(kind: str, data: object, error: Any) -> list[Explained]:
     return [_explain_value(path, validator, value, instance)]
 
 
+def wrong_type(expected: str, value: object) -> tuple[str, str]:
+    """Message and hint for ``value`` where a JSON Schema type ``expected`` was wanted."""
+    wanted = _EXPECTED.get(expected, expected)
+    return f"expected {wanted}, got {_got(value)}", _type_hint(expected, value)
+
+
+def wrong_form(pattern: str, value: object) -> tuple[str, str]:
+    """Message and hint for a string ``value`` that does not match ``pattern``."""
+    noun, hint = _PATTERNS.get(pattern, ("does not match the expected form", ""))
+    return f"{_show(value)} {noun}", _with_suggestion(hint, pattern, value)
+
+
 def _explain_value(path: KeyPath, validator: str, value: Any, instance: Any) -> Explained:
     key = next((p for p in reversed(path) if isinstance(p, str)), "value")
     if validator == "type":
         expected = value if isinstance(value, str) else value[0]
-        wanted = _EXPECTED.get(expected, expected)
         if not path and instance is None:
-            return path, f"expected {wanted}, got nothing", "the file is empty"
-        return path, f"expected {wanted}, got {_got(instance)}", _type_hint(expected, instance)
+            return path, wrong_type(expected, instance)[0], "the file is empty"
+        return (path, *wrong_type(expected, instance))
     if validator == "enum":
         options = [str(v) for v in value]
         hint = _close(instance, options)
@@ -214,8 +225,7 @@ def _explain_value(path: KeyPath, validator: str, value: Any, instance: Any) -> 
             hint = "a group cannot contain another group"
         return path, f"{_show(instance)} is not one of: {', '.join(options)}", hint
     if validator == "pattern":
-        noun, hint = _PATTERNS.get(value, ("does not match the expected form", ""))
-        return path, f"{_show(instance)} {noun}", _with_suggestion(hint, value, instance)
+        return (path, *wrong_form(value, instance))
     messages: dict[str, str] = {
         "minLength": f"'{key}' must not be empty",
         "maxLength": f"'{key}' is longer than {value} characters",

@@ -252,6 +252,80 @@ def test_field_and_condition_checks(pack: Pack, fields: str, expected: list[str]
     assert pack.problems() == [f"{PROC}:{e}" for e in expected]
 
 
+BOUND_HINT = "write YYYY-MM-DD, today, or a relative date such as 'today - 18 years'"
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        pytest.param(
+            "{id: nom, type: text}",
+            ["8:9: error: missing required key 'label' in field 'nom'"],
+            id="label",
+        ),
+        pytest.param(
+            "{id: titre, type: heading}",
+            ["8:9: error: missing required key 'text' in field 'titre'"],
+            id="heading-text",
+        ),
+        pytest.param(
+            "{id: jours, type: multichoice}",
+            [
+                "8:9: error: missing required key 'choices' in field 'jours'",
+                "8:9: error: missing required key 'label' in field 'jours'",
+            ],
+            id="choices-and-label",
+        ),
+        pytest.param(
+            "{id: enfants, type: group, label: Enfants}",
+            ["8:9: error: missing required key 'fields' in field 'enfants'"],
+            id="group-fields",
+        ),
+        pytest.param(
+            "{id: enfants, type: group, label: E, fields: [{id: prenom, type: text}]}",
+            ["8:55: error: missing required key 'label' in field 'prenom'"],
+            id="sub-field-label",
+        ),
+        pytest.param(
+            "{id: c, type: date, label: C, min: today, max: tomorrow}",
+            [f"8:51: error: 'tomorrow' is not a valid date bound ({BOUND_HINT})"],
+            id="date-bound",
+        ),
+        pytest.param(
+            "{id: c, type: date, label: C, min: 18}",
+            ["8:39: error: expected a string, got a number (put it in quotes: '18')"],
+            id="date-bound-number",
+        ),
+        pytest.param(
+            "{id: n, type: number, label: N, max: today}",
+            ["8:41: error: expected a number, got a string"],
+            id="number-bound-text",
+        ),
+        pytest.param(
+            "{id: n, type: multichoice, label: N, choices: [a, b], min: '1'}",
+            ["8:63: error: expected a number, got a string (remove the quotes: 1)"],
+            id="multichoice-bound-quoted",
+        ),
+        pytest.param(
+            "{id: n, type: group, label: N, max: true, fields: [{id: a, type: text, label: A}]}",
+            ["8:40: error: expected a number, got true or false"],
+            id="group-bound-boolean",
+        ),
+    ],
+)
+def test_per_type_field_rules(pack: Pack, fields: str, expected: list[str]) -> None:
+    procedure(pack, STEP_HEAD + "      - " + fields + "\n")
+    assert pack.problems() == [f"{PROC}:{e}" for e in expected]
+
+
+@pytest.mark.parametrize(
+    "bound", ["today", "today - 18 years", "today + 15 days", "today - 1 month", "2026-02-28"]
+)
+def test_date_bounds_accepted(pack: Pack, bound: str) -> None:
+    procedure(pack, STEP_HEAD + f"      - {{id: c, type: date, label: C, min: {bound}}}\n")
+    assert pack.problems() == []
+
+
 def test_conditions_reading_later_steps(pack: Pack) -> None:
     procedure(
         pack,
