@@ -2,7 +2,8 @@
 
 The input is trusted: the schema and the cross-checks passed. Procedures are compiled through
 their snapshot (``engine.snapshot``), so a procedure compiled now and one rebuilt later from a
-stored snapshot are the same object. Every item keeps its ``Source``.
+stored snapshot are the same object; the workflows and document types they embed are built
+once per pack (``PackParts``) and shared. Every item keeps its ``Source``.
 """
 
 from __future__ import annotations
@@ -29,12 +30,10 @@ from engine.model import (
     Theme,
 )
 from engine.snapshot import (
-    document_type_from_snapshot,
-    document_type_snapshot,
+    PackParts,
+    compile_shared,
     procedure_from_snapshot,
     procedure_snapshot,
-    workflow_from_snapshot,
-    workflow_snapshot,
 )
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -42,20 +41,22 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 def compile_pack(layered: Layered) -> Pack:
     """Build the ``Pack`` of a layered pack that has no problems."""
+    parts = PackParts(
+        {i.id: i.data for i in layered.of("workflow").values()},
+        {i.id: i.data for i in layered.of("document type").values()},
+    )
     document_types = {
-        i.id: dataclasses.replace(
-            document_type_from_snapshot(document_type_snapshot({**i.data, "id": i.id})),
-            source=i.source,
-        )
+        i.id: dataclasses.replace(parts.document_types[i.id].model, source=i.source)
         for i in _sorted(layered, "document type")
     }
     workflows = {
-        i.id: dataclasses.replace(
-            workflow_from_snapshot(workflow_snapshot({**i.data, "id": i.id})), source=i.source
-        )
+        i.id: dataclasses.replace(parts.workflows[i.id].model, source=i.source)
         for i in _sorted(layered, "workflow")
     }
-    procedures = {i.id: compile_procedure(i, layered) for i in _sorted(layered, "procedure")}
+    procedures = {
+        i.id: compile_shared({**i.data, "id": i.id}, parts, i.source)
+        for i in _sorted(layered, "procedure")
+    }
     return Pack(
         portal=_portal(layered),
         document_types=document_types,

@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from engine.model import (
@@ -36,14 +38,97 @@ from engine.model import (
 )
 
 Snapshot = dict[str, Any]
+_Model = TypeVar("_Model", Workflow, DocumentType)
 PARIS = ZoneInfo("Europe/Paris")
 DEFAULT_QUOTA_MESSAGE = "Le nombre maximum de demandes est atteint."
 
 
+# The canonical JSON (json.dumps with these options); one encoder, not one per call.
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def version_of(snapshot: Mapping[str, Any]) -> str:
     """First 16 hex digits of the sha256 of the snapshot's canonical JSON."""
-    text = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _digest(_canonical(snapshot))
+
+
+def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+# --- parts shared by the procedures of a pack --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Shared(Generic[_Model]):
+    """A workflow or document type prepared once: its snapshot, model and canonical JSON."""
+
+    snapshot: Snapshot
+    model: _Model
+    text: str
+
+
+class PackParts:
+    """The workflows and document types of one pack, each prepared once for all its procedures.
+
+    A procedure embeds its workflow and document types, and a pack of a thousand procedures
+    shares a handful of them: ``compile_shared`` takes them from here instead of snapshotting,
+    building and serialising them again for every procedure.
+    """
+
+    def __init__(
+        self,
+        workflows: Mapping[str, Mapping[str, Any]],
+        document_types: Mapping[str, Mapping[str, Any]],
+    ) -> None:
+        """``workflows`` and ``document_types`` map ids to their YAML mappings."""
+        self.workflows: dict[str, Shared[Workflow]] = {}
+        for key, data in workflows.items():
+            snap = workflow_snapshot({**data, "id": key})
+            self.workflows[key] = Shared(snap, workflow_from_snapshot(snap), _canonical(snap))
+        self.document_types: dict[str, Shared[DocumentType]] = {}
+        for key, data in document_types.items():
+            snap = document_type_snapshot({**data, "id": key})
+            model = document_type_from_snapshot(snap)
+            self.document_types[key] = Shared(snap, model, _canonical(snap))
+
+
+def compile_shared(data: Mapping[str, Any], parts: PackParts, source: Source | None) -> Procedure:
+    """The ``Procedure`` of a procedure mapping (with its ``id``) that names its workflow and
+    document types by id: the same object, version included, as ``procedure_from_snapshot``
+    of its ``procedure_snapshot``, with the shared parts built once.
+    """
+    workflow = parts.workflows[data.get("workflow", "default")]
+    types = [parts.document_types[doc["type"]] for doc in data.get("documents") or []]
+    snapshot = _procedure_snapshot(data, workflow.snapshot, [t.snapshot for t in types])
+    version = _digest(_composed(snapshot, workflow.text, [t.text for t in types]))
+    return _procedure_model(snapshot, version, source, workflow.model, [t.model for t in types])
+
+
+# Stand-ins for the shared parts while the rest of a snapshot is serialised; their canonical
+# text is spliced in afterwards, which gives exactly ``_canonical(snapshot)``.
+_WORKFLOW_MARK = "\x00shared workflow\x00"
+_TYPE_MARK = "\x00shared document type\x00"
+_MARKS = re.compile("|".join(re.escape(_canonical(m)) for m in (_WORKFLOW_MARK, _TYPE_MARK)))
+
+
+def _composed(snapshot: Snapshot, workflow_text: str, type_texts: list[str]) -> str:
+    """``_canonical(snapshot)``, serialising only what is not shared."""
+    light = {
+        **snapshot,
+        "workflow": _WORKFLOW_MARK,
+        "documents": [{**doc, "type": _TYPE_MARK} for doc in snapshot["documents"]],
+    }
+    text = _canonical(light)
+    # Keys are sorted: "documents" comes before "workflow".
+    expected = [_canonical(_TYPE_MARK)] * len(type_texts) + [_canonical(_WORKFLOW_MARK)]
+    if _MARKS.findall(text) != expected:  # a text of the definition holds a mark itself
+        return _canonical(snapshot)
+    pieces = _MARKS.split(text)
+    out = [pieces[0]]
+    for fill, piece in zip([*type_texts, workflow_text], pieces[1:], strict=True):
+        out += (fill, piece)
+    return "".join(out)
 
 
 # --- YAML dicts -> snapshot --------------------------------------------------------------------
@@ -56,7 +141,13 @@ def procedure_snapshot(resolved: Mapping[str, Any]) -> Snapshot:
     replaced by the document type's mapping (with its ``id``) and ``workflow`` replaced by the
     workflow's mapping (with its ``id``).
     """
-    r = resolved
+    documents = [document_type_snapshot(doc["type"]) for doc in resolved.get("documents") or []]
+    return _procedure_snapshot(resolved, workflow_snapshot(resolved["workflow"]), documents)
+
+
+def _procedure_snapshot(
+    r: Mapping[str, Any], workflow: Snapshot, document_types: list[Snapshot]
+) -> Snapshot:
     access = r.get("access") or {}
     window = r.get("open") or {}
     quota = r.get("quota")
@@ -93,9 +184,11 @@ def procedure_snapshot(resolved: Mapping[str, Any]) -> Snapshot:
             "enabled": bool(exchanges.get("enabled", False)),
             "citizen_can_start": bool(exchanges.get("citizen_can_start", False)),
         },
-        "documents": [_document(d) for d in r.get("documents") or []],
+        "documents": [
+            _document(d, t) for d, t in zip(r.get("documents") or [], document_types, strict=True)
+        ],
         "steps": [_step(s) for s in r["steps"]],
-        "workflow": workflow_snapshot(r["workflow"]),
+        "workflow": workflow,
         "acknowledgement": r.get("acknowledgement", ""),
     }
 
@@ -123,9 +216,9 @@ def workflow_snapshot(data: Mapping[str, Any]) -> Snapshot:
     }
 
 
-def _document(doc: Mapping[str, Any]) -> Snapshot:
+def _document(doc: Mapping[str, Any], document_type: Snapshot) -> Snapshot:
     return {
-        "type": document_type_snapshot(doc["type"]),
+        "type": document_type,
         "required": bool(doc.get("required", False)),
         "visible_if": doc.get("visible_if"),
         "help": doc.get("help", ""),
@@ -213,7 +306,18 @@ def _transition(t: Mapping[str, Any]) -> Snapshot:
 
 def procedure_from_snapshot(snapshot: Mapping[str, Any], source: Source | None = None) -> Procedure:
     """Rebuild the compiled ``Procedure`` of a snapshot (its version included)."""
-    s = snapshot
+    workflow = workflow_from_snapshot(snapshot["workflow"])
+    types = [document_type_from_snapshot(d["type"]) for d in snapshot["documents"]]
+    return _procedure_model(snapshot, version_of(snapshot), source, workflow, types)
+
+
+def _procedure_model(
+    s: Mapping[str, Any],
+    version: str,
+    source: Source | None,
+    workflow: Workflow,
+    document_types: list[DocumentType],
+) -> Procedure:
     quota = s["quota"]
     return Procedure(
         id=s["id"],
@@ -229,11 +333,13 @@ def procedure_from_snapshot(snapshot: Mapping[str, Any], source: Source | None =
         quota=None if quota is None else Quota(**quota),
         appointment=Appointment(**s["appointment"]),
         exchanges=Exchanges(**s["exchanges"]),
-        documents=tuple(_document_model(d) for d in s["documents"]),
+        documents=tuple(
+            _document_model(d, t) for d, t in zip(s["documents"], document_types, strict=True)
+        ),
         steps=tuple(_step_model(st) for st in s["steps"]),
-        workflow=workflow_from_snapshot(s["workflow"]),
+        workflow=workflow,
         acknowledgement=s["acknowledgement"],
-        version=version_of(snapshot),
+        version=version,
         source=source,
     )
 
@@ -279,9 +385,9 @@ def workflow_from_snapshot(w: Mapping[str, Any]) -> Workflow:
     )
 
 
-def _document_model(d: Mapping[str, Any]) -> DocumentRequirement:
+def _document_model(d: Mapping[str, Any], document_type: DocumentType) -> DocumentRequirement:
     return DocumentRequirement(
-        type=document_type_from_snapshot(d["type"]),
+        type=document_type,
         required=d["required"],
         visible_if=d["visible_if"],
         help=d["help"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -11,12 +12,21 @@ import pytest
 
 from engine.compiler import compile_procedure, resolve_procedure
 from engine.errors import DefinitionErrors
+from engine.layers import Layered, LoadedFile, discover, stack
 from engine.model import Choice, Field, Pack
-from engine.snapshot import procedure_from_snapshot, procedure_snapshot, version_of
+from engine.snapshot import (
+    PackParts,
+    compile_shared,
+    procedure_from_snapshot,
+    procedure_snapshot,
+    version_of,
+)
 from engine.validate import load_pack, validate_layers
+from engine.yamlsafe import load_yaml
 from tests.conftest import FIXTURES
 
 PARIS = ZoneInfo("Europe/Paris")
+EXAMPLE = Path(__file__).resolve().parents[2] / "definitions"
 
 
 @pytest.fixture(scope="module")
@@ -78,18 +88,51 @@ def test_snapshot_round_trip_through_json() -> None:
         assert rebuilt.version == proc.version == version_of(layered_item_snapshot)
 
 
-def _snapshot(proc_id: str) -> dict[str, object]:
-    from engine.layers import LoadedFile, discover, stack
-    from engine.yamlsafe import load_yaml
-
-    entries, _ = discover(FIXTURES / "minimal")
+def _layered(folder: Path) -> Layered:
+    entries, _ = discover(folder)
     loaded = [LoadedFile(e, load_yaml(e.path, e.display)) for e in entries]
-    layered = stack(loaded, ["minimal"])
+    return stack(loaded, [folder.name])
+
+
+def _snapshot(proc_id: str) -> dict[str, object]:
+    layered = _layered(FIXTURES / "minimal")
     item = layered.of("procedure")[proc_id]
     assert compile_procedure(item, layered).version == version_of(
         procedure_snapshot(resolve_procedure(item, layered))
     )
     return procedure_snapshot(resolve_procedure(item, layered))
+
+
+# The first is an ordinary title; the others are the stand-ins the compiler serialises in
+# place of the shared workflow and document types, so that it must not splice there.
+@pytest.mark.parametrize(
+    "title", ["Acte", "\x00shared workflow\x00", "\x00shared document type\x00"]
+)
+def test_shared_parts_give_the_snapshot_version_and_model(title: str) -> None:
+    layered = _layered(EXAMPLE)
+    parts = PackParts(
+        {i.id: i.data for i in layered.of("workflow").values()},
+        {i.id: i.data for i in layered.of("document type").values()},
+    )
+    assert len(layered.of("procedure")) >= 12
+    for item in layered.of("procedure").values():
+        item = dataclasses.replace(item, data={**item.data, "title": title})
+        compiled = compile_shared({**item.data, "id": item.id}, parts, item.source)
+        stored = json.loads(json.dumps(procedure_snapshot(resolve_procedure(item, layered))))
+        assert compiled.version == version_of(stored)
+        assert compiled == procedure_from_snapshot(stored)
+        assert compiled == compile_procedure(item, layered)
+
+
+def test_procedures_share_one_workflow_object() -> None:
+    result = validate_layers([EXAMPLE])
+    assert result.pack is not None
+    workflows = {id(p.workflow) for p in result.pack.procedures.values()}
+    assert len(workflows) == len({p.workflow.id for p in result.pack.procedures.values()})
+    # the pack's own workflow carries its source; the one procedures embed is the same value
+    proc = result.pack.procedures["acte-naissance"]
+    assert proc.workflow == result.pack.workflows["default"]
+    assert result.pack.workflows["default"].source is not None
 
 
 def test_load_pack_raises_definition_errors(tmp_path: Path) -> None:
