@@ -515,8 +515,30 @@ def _fast_validator(kind: str) -> Callable[[Any], Any]:
     validator = _FAST.get(kind)
     if validator is None:
         # use_default=False: fastjsonschema would otherwise write defaults into the data.
-        validator = _FAST[kind] = fastjsonschema.compile(schema_for(kind), use_default=False)
+        inlined = _inline_refs(schema_for(kind))
+        validator = _FAST[kind] = fastjsonschema.compile(inlined, use_default=False)
     return validator
+
+
+def _inline_refs(document: Schema) -> Schema:
+    """The schema with every `{"$ref": "#/$defs/x"}` replaced by `x` itself (none is recursive).
+
+    fastjsonschema calls a function per `$ref`, and names the item it passes with
+    `str.format(**locals())` even when nothing fails: inlined, a field costs a third less.
+    """
+    defs: Schema = document.get("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if len(node) == 1 and isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items() if key != "$defs"}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return dict(inline(document))
 
 
 def _detailed_validator(kind: str) -> Any:
