@@ -47,8 +47,9 @@ def field_info(fld: Mapping[str, Any]) -> conditions.FieldInfo:
     ftype = fld.get("type", "text")
     kind = _KINDS.get(ftype, "string")
     choices = None
-    if ftype in ("choice", "multichoice"):
-        values = [c.get("value") if isinstance(c, dict) else c for c in fld.get("choices") or []]
+    # Without `choices` (a problem reported on its own) any value may be meant: no check.
+    if ftype in ("choice", "multichoice") and isinstance(fld.get("choices"), list):
+        values = [c.get("value") if isinstance(c, dict) else c for c in fld["choices"]]
         choices = tuple(str(v) for v in values)
     return conditions.FieldInfo(kind, choices)
 

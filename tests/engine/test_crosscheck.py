@@ -277,6 +277,13 @@ BOUND_HINT = "write YYYY-MM-DD, today, or a relative date such as 'today - 18 ye
             id="choices-and-label",
         ),
         pytest.param(
+            "{id: envoi, type: choice, label: E}\n"
+            "      - {id: motif, type: text, label: M, visible_if: \"envoi == 'fax'\"}",
+            # the condition is not checked against choices that are not there
+            ["8:9: error: missing required key 'choices' in field 'envoi'"],
+            id="choices-missing-under-a-condition",
+        ),
+        pytest.param(
             "{id: enfants, type: group, label: Enfants}",
             ["8:9: error: missing required key 'fields' in field 'enfants'"],
             id="group-fields",
