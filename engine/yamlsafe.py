@@ -96,7 +96,8 @@ def load_yaml(path: Path, display_name: str, *, max_bytes: int = MAX_BYTES) -> o
         node = loader.get_single_node()
         if node is None:
             return None
-        if _ANCHOR.search(text):  # no anchor, no alias: skip the graph walk on the usual file
+        # No anchor, no alias: skip the graph walk on the usual file (`&` first: a C-speed scan).
+        if "&" in text and _ANCHOR.search(text):
             _check_aliases(node, display_name)
         return loader.construct_document(node)
     except _DuplicateKey as exc:
