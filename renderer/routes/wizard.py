@@ -66,7 +66,7 @@ class Wizard:
         await drafts.save_draft(db, self.sid, self.proc.id, self.proc.version, self.draft, self.now)
 
     def page(self, template: str, status_code: int = 200, **context: Any) -> Response:
-        notice = self.draft.pop("notice", None)
+        notice = self.request.session.pop("wizard_notice", None)
         base = {
             "proc": self.proc,
             "wizard": self,
@@ -112,7 +112,7 @@ async def _load_draft(request: Request, proc: Procedure, sid: str, now: dt.datet
     draft = row.data
     if row.version != proc.version:
         ws.migrate_draft(draft, proc)
-        draft["notice"] = ws.VERSION_CHANGED
+        request.session["wizard_notice"] = ws.VERSION_CHANGED
         await drafts.save_draft(db, sid, proc.id, proc.version, draft, now)
     return draft
 
