@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, get_args
 
 import fastjsonschema
 
 from engine.errors import KeyPath, Problem
+from engine.model import FieldType
 
 KINDS = ("portal", "document_types", "services", "agendas", "workflow", "procedure", "news")
 SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
@@ -38,22 +39,7 @@ DATE_BOUND_PATTERN = (
 TIME_RANGE_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
 COLOUR_PATTERN = r"^#[0-9a-fA-F]{6}$"
 
-FIELD_TYPES = (
-    "text",
-    "textarea",
-    "email",
-    "phone",
-    "number",
-    "date",
-    "choice",
-    "multichoice",
-    "checkbox",
-    "address",
-    "postal_code",
-    "heading",
-    "paragraph",
-    "group",
-)
+FIELD_TYPES: tuple[str, ...] = get_args(FieldType)
 FILE_TYPES = ("pdf", "jpeg", "png", "gif", "webp", "heic", "odt", "docx")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from engine.errors import KeyPath
+from engine.layers import MAPPING_ITEM_KIND
 from engine.schema import (
     COLOUR_PATTERN,
     DATE_BOUND_PATTERN,
@@ -34,7 +35,6 @@ _ROOTS = {
     "procedure": "procedure",
     "news": "news item",
 }
-_ITEMS = {"document_types": "document type", "services": "service", "agendas": "agenda"}
 _EXPECTED = {
     "object": "a mapping",
     "array": "a list",
@@ -97,8 +97,8 @@ def _named(kind: str, parents: KeyPath, segment: str | int, node: object) -> str
     node_id = node.get("id") if isinstance(node, dict) else None
     shown = f"'{node_id}'" if isinstance(node_id, str) else ""
     number = segment + 1 if isinstance(segment, int) else segment
-    if kind in _ITEMS and not parents:
-        return f"{_ITEMS[kind]} '{segment}'"
+    if kind in MAPPING_ITEM_KIND and not parents:
+        return f"{MAPPING_ITEM_KIND[kind]} '{segment}'"
     if kind == "workflow" and parents == ("states",):
         return f"state '{segment}'"
     if isinstance(segment, int):
