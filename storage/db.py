@@ -1,68 +1,174 @@
-"""The database handle: a thin wrapper over the `databases` package.
+"""The database handle: one narrow API, two tuned drivers.
 
 Callers outside storage/ only get a `Database` from `connect()` and hand it to the storage
-functions; they never build queries. Keeping this surface narrow is what lets the driver
-layer be tuned or swapped (see docs/performance.md).
+functions (plus ``async with db.transaction():`` and the occasional ad-hoc query in
+tests); they never see a driver. Rows come back as plain dicts. JSON is stored as text and
+timestamps as UTC; `load_json` and `as_utc` turn them back into Python values the same way
+on both backends.
 
-Rows come back as plain dicts. JSON is stored as text and timestamps as UTC; `load_json`
-and `as_utc` turn them back into Python values the same way on both backends.
+Choices, measured with ``bench/storage_commits.py`` (figures in docs/performance.md):
+
+- **SQLite** (`storage.sqlite`): the embedded, single-process mode. Statements run with the
+  stdlib ``sqlite3`` module directly on the event-loop thread: in WAL mode with
+  ``synchronous=NORMAL`` a statement costs microseconds, far less than a hop to a worker
+  thread (aiosqlite: ~150 us per statement, ~30 per submission). Transactions are
+  serialised by an ``asyncio.Lock`` per `Database` and start with ``BEGIN IMMEDIATE``;
+  when another connection (another process, or another `Database` on the same file) holds
+  the write lock, SQLite answers SQLITE_BUSY at once (``busy_timeout`` 0, so the loop never
+  blocks) and the transaction retries after an ``asyncio.sleep`` backoff. Reads outside a
+  transaction use a second long-lived connection, so they never see another task's
+  uncommitted writes and never wait behind a transaction.
+- **PostgreSQL** (`storage.postgres`): the `databases` package keeps the asyncpg pool and
+  the transactions (per task, nested = savepoint); statements go straight to the asyncpg
+  connection with SQL compiled once, so asyncpg's per-connection prepared-statement cache
+  hits every time.
+- **Compiled SQL is cached**: hot statements are module-level `Statement` objects with
+  named ``sa.bindparam`` parameters, compiled once per backend (SQLAlchemy compilation
+  costs 100-300 us per statement). Ad-hoc ClauseElements are compiled on each call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Literal
 
-import databases
 import sqlalchemy as sa
-from databases.core import Transaction
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.ddl import ExecutableDDLElement
 
 Backend = Literal["sqlite", "postgresql"]
+Values = Mapping[str, Any] | None
+
+DIALECTS: dict[Backend, sa.Dialect] = {
+    "sqlite": sqlite.dialect(paramstyle="named"),  # type: ignore[no-untyped-call]
+    "postgresql": pg_asyncpg.dialect(),  # type: ignore[no-untyped-call]
+}
 
 
-class _GuichetDatabases(databases.Database):
-    SUPPORTED_BACKENDS: ClassVar[dict[str, str]] = {  # type: ignore[misc]
-        **databases.Database.SUPPORTED_BACKENDS,
-        "sqlite": "storage.sqlite:GuichetSQLiteBackend",
-    }
+@dataclass(frozen=True)
+class Compiled:
+    """A statement compiled for one backend, with what it takes to bind and read it."""
+
+    sql: str
+    names: tuple[str, ...]  # parameter names, in the order of PostgreSQL's $1, $2...
+    defaults: Mapping[str, Any]  # values written in the statement itself
+    binders: tuple[tuple[str, Callable[[Any], Any]], ...]
+    readers: tuple[Callable[[Any], Any] | None, ...]  # per result column, by position
+    is_select: bool
+
+    def params(self, values: Values) -> dict[str, Any]:
+        params = dict(self.defaults)
+        if values:
+            params.update(values)
+        for name, binder in self.binders:
+            params[name] = binder(params[name])
+        return params
+
+    def args(self, values: Values) -> list[Any]:
+        params = self.params(values)
+        return [params[name] for name in self.names]
+
+
+def compile_for(query: ClauseElement, backend: Backend) -> Compiled:
+    dialect = DIALECTS[backend]
+    if isinstance(query, ExecutableDDLElement):
+        return Compiled(str(query.compile(dialect=dialect)), (), {}, (), (), False)
+    compiled: Any = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    readers = tuple(
+        column[3]._cached_result_processor(dialect, None) for column in compiled._result_columns
+    )
+    return Compiled(
+        sql=compiled.string,
+        names=tuple(compiled.positiontup or ()),
+        defaults=compiled.construct_params(_check=False) or {},
+        binders=tuple(compiled._bind_processors.items()),
+        readers=readers if any(readers) else (),
+        is_select=isinstance(query, sa.Select | sa.CompoundSelect),
+    )
+
+
+class Statement:
+    """A hot statement, compiled once per backend: ``await db.fetch_one(STMT, {"id": 3})``.
+
+    Build it from a ClauseElement with ``sa.bindparam`` parameters, or from a function of
+    the backend (for the dialect's ``INSERT ... ON CONFLICT``, see `dialect_insert`).
+    """
+
+    def __init__(self, query: ClauseElement | Callable[[Backend], ClauseElement]) -> None:
+        self._query = query
+        self._compiled: dict[Backend, Compiled] = {}
+
+    def compiled(self, backend: Backend) -> Compiled:
+        found = self._compiled.get(backend)
+        if found is None:
+            query = self._query
+            if not isinstance(query, ClauseElement):
+                query = query(backend)
+            found = compile_for(query, backend)
+            self._compiled[backend] = found
+        return found
+
+
+Query = ClauseElement | Statement
+
+
+def dialect_insert(backend: Backend, table: sa.Table) -> Any:
+    """The dialect's INSERT, which has ``on_conflict_do_nothing/do_update``."""
+    module = sqlite if backend == "sqlite" else postgresql
+    return module.insert(table)
+
+
+def binds(*names: str) -> dict[str, Any]:
+    """``{name: sa.bindparam(name)}`` for ``insert().values(**binds(...))``."""
+    return {name: sa.bindparam(name) for name in names}
 
 
 class Database:
-    """A connected database. Queries made inside `transaction()` use its connection."""
+    """A connected database. Queries made inside `transaction()` use its connection.
 
-    def __init__(self, inner: databases.Database, backend: Backend) -> None:
-        self._inner = inner
-        self.backend: Backend = backend
+    ``known`` is a per-database memo of facts that, once true, stay true (rows that are
+    never deleted, such as definition snapshots), so hot paths can skip redundant writes.
+    """
 
-    def transaction(self) -> Transaction:
-        """``async with db.transaction():`` — commits on success, rolls back on error."""
-        return self._inner.transaction()
+    backend: Backend
 
-    async def fetch_all(self, query: ClauseElement) -> list[dict[str, Any]]:
-        rows = await self._inner.fetch_all(query)
-        return [dict(row._mapping) for row in rows]
+    def __init__(self) -> None:
+        self.known: set[Any] = set()
 
-    async def fetch_one(self, query: ClauseElement) -> dict[str, Any] | None:
-        row = await self._inner.fetch_one(query)
-        return None if row is None else dict(row._mapping)
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """``async with db.transaction():`` commits on success, rolls back on error; nested
+        transactions are savepoints."""
+        raise NotImplementedError
 
-    async def fetch_val(self, query: ClauseElement) -> Any:
-        row = await self._inner.fetch_one(query)
-        return None if row is None else next(iter(dict(row._mapping).values()))
+    async def fetch_all(self, query: Query, values: Values = None) -> list[dict[str, Any]]:
+        raise NotImplementedError
 
-    async def execute(self, query: ClauseElement) -> None:
-        # The return value of `databases`' execute differs per backend (lastrowid,
-        # rowcount or first column): use RETURNING with fetch_* when a result matters.
-        await self._inner.execute(query)
+    async def fetch_one(self, query: Query, values: Values = None) -> dict[str, Any] | None:
+        rows = await self.fetch_all(query, values)
+        return rows[0] if rows else None
+
+    async def fetch_val(self, query: Query, values: Values = None) -> Any:
+        row = await self.fetch_one(query, values)
+        return None if row is None else next(iter(row.values()))
+
+    async def execute(self, query: Query, values: Values = None) -> None:
+        """Run a statement whose result does not matter (use RETURNING + fetch_* if it does)."""
+        raise NotImplementedError
+
+    def compiled(self, query: Query) -> Compiled:
+        if isinstance(query, Statement):
+            return query.compiled(self.backend)
+        return compile_for(query, self.backend)
 
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which has ``on_conflict_do_nothing/do_update``."""
-        module = sqlite if self.backend == "sqlite" else postgresql
-        return module.insert(table)
+        return dialect_insert(self.backend, table)
 
     async def insert_ignore(
         self, table: sa.Table, values: Mapping[str, Any], keys: Sequence[str]
@@ -73,7 +179,7 @@ class Database:
         )
 
     async def disconnect(self) -> None:
-        await self._inner.disconnect()
+        raise NotImplementedError
 
 
 def backend_of(url: str) -> Backend:
@@ -90,10 +196,13 @@ def backend_of(url: str) -> Backend:
 
 async def connect(url: str) -> Database:
     """Connect to ``url`` (``sqlite:///var/guichet.sqlite3`` or ``postgresql://...``)."""
-    backend = backend_of(url)
-    inner = _GuichetDatabases(url)
-    await inner.connect()
-    return Database(inner, backend)
+    if backend_of(url) == "sqlite":
+        from storage.sqlite import SQLiteDatabase
+
+        return await SQLiteDatabase.open(url)
+    from storage.postgres import PostgresDatabase
+
+    return await PostgresDatabase.open(url)
 
 
 def dump_json(value: Any) -> str:

@@ -1,128 +1,210 @@
-"""A tuned SQLite backend for the `databases` package.
+"""The SQLite driver: the stdlib ``sqlite3`` module, run on the event-loop thread.
 
-`databases` 0.9 opens a brand-new aiosqlite connection (and its thread) for every
-connection it hands out, runs plain ``BEGIN`` (a deferred transaction) and cannot run
-per-connection PRAGMAs. Three things we need differ:
+Why not a worker thread (aiosqlite, as `databases` does): in WAL mode with
+``synchronous=NORMAL`` a statement costs a few microseconds, while each hop to a worker
+thread and back costs ~150 us, and a submission runs ~15 statements. SQLite is the
+embedded, single-process mode (one uvicorn process), so the loop thread can own the file.
 
-- PRAGMAs (``foreign_keys``, ``synchronous``, ``busy_timeout``) are per connection, so they
-  are applied whenever a connection is opened;
-- root transactions start with ``BEGIN IMMEDIATE``: a deferred transaction that reads and
-  then writes fails at once with SQLITE_BUSY when another writer committed in between (the
-  busy timeout does not apply to that upgrade), which would break the quota race;
-- opened connections are kept in a small idle pool instead of being closed, which removes
-  the per-transaction thread start and file open (see docs/performance.md).
+Two long-lived connections per `SQLiteDatabase`:
 
-URL query parameters are not appended to the file name (upstream turns
-``sqlite:///x.db?timeout=5`` into a file literally called ``x.db?timeout=5``); they are
-read as options instead: ``timeout`` (seconds, default 30) and ``pool`` (idle connections
-kept, default 8; 0 restores upstream behaviour).
+- the *writer* runs every transaction. An ``asyncio.Lock`` serialises the transactions of
+  this process (each task's nesting depth lives in a ContextVar: a nested transaction is a
+  SAVEPOINT). A root transaction starts with ``BEGIN IMMEDIATE``: a deferred transaction
+  that reads then writes would fail with SQLITE_BUSY as soon as another writer committed
+  in between (the busy timeout does not cover that upgrade), which would break the quota
+  race. A write made outside any transaction is wrapped in one.
+- the *reader* runs SELECTs made outside a transaction: WAL readers never wait for the
+  writer, and they never see another task's uncommitted rows.
+
+``busy_timeout`` is 0 on purpose: a busy wait inside SQLite would block the event loop,
+and when the lock holder is another `Database` in the same process (tests open 50 on one
+file) it could never release the lock meanwhile. SQLITE_BUSY on ``BEGIN IMMEDIATE`` (or on
+a read) is retried after an ``asyncio.sleep`` with exponential backoff, for at most the
+URL's ``timeout`` seconds (default 30). Once ``BEGIN IMMEDIATE`` succeeded, the
+transaction holds the write lock and its statements do not meet SQLITE_BUSY.
+
+URL: ``sqlite:///relative/path.sqlite3`` or ``sqlite:////absolute/path``; query options:
+``timeout`` (seconds). ``pool`` is accepted and ignored (the previous driver's option).
 """
 
 from __future__ import annotations
 
-import typing
-import uuid
+import asyncio
+import contextvars
+import random
+import sqlite3
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
 
-import aiosqlite
-from databases.backends.sqlite import SQLiteBackend, SQLiteConnection, SQLiteTransaction
-from databases.core import DatabaseURL
+from storage.db import Compiled, Database, Query, Values
 
 DEFAULT_TIMEOUT = 30.0
-DEFAULT_POOL = 8
+FIRST_DELAY = 0.0005
+MAX_DELAY = 0.02
+BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+
+T = TypeVar("T")
 
 
-async def _run(connection: aiosqlite.Connection, statement: str) -> object:
-    """Run a statement and close its cursor (an open cursor keeps its lock on the file)."""
-    async with connection.execute(statement) as cursor:
-        row = await cursor.fetchone()
-    return None if row is None else row[0]
+def parse_url(url: str) -> tuple[str, float]:
+    """The file path and the lock timeout of a ``sqlite:///...`` URL."""
+    parts = urlsplit(url)
+    path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+    options = parse_qs(parts.query)
+    timeout = float(options.get("timeout", [DEFAULT_TIMEOUT])[0])
+    return path or ":memory:", timeout
 
 
-class PooledSQLitePool:
-    """Opens aiosqlite connections with our PRAGMAs and keeps a few idle ones for reuse."""
+def is_busy(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.OperationalError) and code is not None and code & 0xFF in BUSY
 
-    def __init__(self, url: DatabaseURL) -> None:
-        self._database = url.database
-        options = url.options
-        self.timeout = float(options.get("timeout", DEFAULT_TIMEOUT))
-        self.keep = int(options.get("pool", DEFAULT_POOL))
-        self._idle: list[aiosqlite.Connection] = []
-        self._memref = None  # upstream's disconnect() looks at this attribute
 
-    async def _open(self) -> aiosqlite.Connection:
-        connection = aiosqlite.connect(
-            database=self._database, isolation_level=None, timeout=self.timeout
+def _open(path: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=0, cached_statements=256
+    )
+    connection.execute("PRAGMA foreign_keys = ON")
+    connection.execute("PRAGMA synchronous = NORMAL")
+    return connection
+
+
+def run(connection: sqlite3.Connection, compiled: Compiled, values: Values) -> list[dict[str, Any]]:
+    """Run one statement to completion (which releases its read snapshot) and read its rows."""
+    cursor = connection.execute(compiled.sql, compiled.params(values))
+    try:
+        description = cursor.description
+        rows = cursor.fetchall() if description is not None else []
+    finally:
+        cursor.close()
+    if not rows:
+        return []
+    names = [column[0] for column in description]
+    readers = compiled.readers
+    if len(readers) != len(names):
+        return [dict(zip(names, row, strict=True)) for row in rows]
+    return [
+        {
+            name: value if reader is None or value is None else reader(value)
+            for name, value, reader in zip(names, row, readers, strict=True)
+        }
+        for row in rows
+    ]
+
+
+class SQLiteDatabase(Database):
+    backend = "sqlite"
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__()
+        self.path = path
+        self.timeout = timeout
+        self._writer = _open(path)
+        self._reader = self._writer
+        self._lock = asyncio.Lock()
+        # This task's transaction depth on this database (0: not in a transaction).
+        self._depth: contextvars.ContextVar[int] = contextvars.ContextVar(
+            f"sqlite_depth_{id(self)}", default=0
         )
-        await connection.__aenter__()
-        # busy_timeout duplicates sqlite3's timeout on purpose: it is what SQLite itself
-        # uses while waiting for BEGIN IMMEDIATE.
-        for pragma in (
-            f"PRAGMA busy_timeout = {int(self.timeout * 1000)}",
-            "PRAGMA foreign_keys = ON",
-            "PRAGMA synchronous = NORMAL",
-        ):
-            await _run(connection, pragma)
-        return connection
 
-    async def acquire(self) -> aiosqlite.Connection:
-        if self._idle:
-            return self._idle.pop()
-        return await self._open()
-
-    async def release(self, connection: aiosqlite.Connection) -> None:
-        if connection.in_transaction:
-            # Never hand out a connection in the middle of someone else's transaction.
-            await connection.rollback()
-        if len(self._idle) < self.keep:
-            self._idle.append(connection)
-        else:
-            await connection.close()
-
-    async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            await connection.close()
-
-
-class ImmediateTransaction(SQLiteTransaction):
-    """Root transactions take the write lock up front (``BEGIN IMMEDIATE``)."""
-
-    async def start(self, is_root: bool, extra_options: dict[typing.Any, typing.Any]) -> None:
-        raw = self._connection._connection
-        assert raw is not None, "Connection is not acquired"
-        self._is_root = is_root
-        if is_root:
-            statement = "BEGIN IMMEDIATE"
-        else:
-            self._savepoint_name = f"SP_{uuid.uuid4().hex}"
-            statement = f"SAVEPOINT {self._savepoint_name}"
-        async with raw.execute(statement) as cursor:
-            await cursor.close()
-
-
-class GuichetSQLiteConnection(SQLiteConnection):
-    def transaction(self) -> ImmediateTransaction:
-        return ImmediateTransaction(self)
-
-
-class GuichetSQLiteBackend(SQLiteBackend):
-    """Registered for ``sqlite://`` URLs by ``storage.db``."""
-
-    def __init__(self, database_url: DatabaseURL | str, **options: typing.Any) -> None:
-        super().__init__(DatabaseURL(database_url).replace(query=""), **options)
-        self._pool = PooledSQLitePool(DatabaseURL(database_url))  # type: ignore[assignment]
-
-    async def connect(self) -> None:
-        # journal_mode is stored in the file: setting it once per process is enough.
-        connection = await self._pool.acquire()
+    @classmethod
+    async def open(cls, url: str) -> SQLiteDatabase:
+        path, timeout = parse_url(url)
+        db = cls(path, timeout)
         try:
-            if await _run(connection, "PRAGMA journal_mode") != "wal":
-                await _run(connection, "PRAGMA journal_mode = WAL")
-        finally:
-            await self._pool.release(connection)
+            # journal_mode is stored in the file; switching needs a moment of exclusive lock.
+            await db.retry_busy(db._use_wal)
+            if path != ":memory:":
+                db._reader = _open(path)
+        except BaseException:
+            db._writer.close()
+            raise
+        return db
+
+    def _use_wal(self) -> None:
+        if self._writer.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self._writer.execute("PRAGMA journal_mode = WAL").fetchall()
+
+    async def retry_busy(self, attempt: Callable[[], T]) -> T:
+        """``attempt()``, retried with a non-blocking backoff while the file is locked."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        delay = FIRST_DELAY
+        while True:
+            try:
+                return attempt()
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc) or loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, MAX_DELAY)
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self)
+
+    async def fetch_all(self, query: Query, values: Values = None) -> list[dict[str, Any]]:
+        compiled = self.compiled(query)
+        if self._depth.get():
+            return run(self._writer, compiled, values)
+        if compiled.is_select:
+            return await self.retry_busy(lambda: run(self._reader, compiled, values))
+        async with _Transaction(self):
+            return run(self._writer, compiled, values)
+
+    async def execute(self, query: Query, values: Values = None) -> None:
+        await self.fetch_all(query, values)
 
     async def disconnect(self) -> None:
-        await self._pool.close()  # type: ignore[attr-defined]
+        if self._reader is not self._writer:
+            self._reader.close()
+        self._writer.close()
 
-    def connection(self) -> GuichetSQLiteConnection:
-        return GuichetSQLiteConnection(self._pool, self._dialect)
+
+class _Transaction:
+    """A root transaction (lock + BEGIN IMMEDIATE) or, nested in the same task, a savepoint."""
+
+    __slots__ = ("_db", "_savepoint", "_token")
+
+    def __init__(self, db: SQLiteDatabase) -> None:
+        self._db = db
+        self._savepoint: str | None = None
+
+    async def __aenter__(self) -> None:
+        db = self._db
+        depth = db._depth.get()
+        if depth == 0:
+            await db._lock.acquire()
+            try:
+                await db.retry_busy(lambda: db._writer.execute("BEGIN IMMEDIATE"))
+            except BaseException:
+                db._lock.release()
+                raise
+        else:
+            self._savepoint = f"sp_{depth}"
+            db._writer.execute(f"SAVEPOINT {self._savepoint}")
+        self._token = db._depth.set(depth + 1)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        db = self._db
+        db._depth.reset(self._token)
+        writer = db._writer
+        if self._savepoint is not None:
+            if exc_type is not None:
+                writer.execute(f"ROLLBACK TO {self._savepoint}")
+            writer.execute(f"RELEASE {self._savepoint}")
+            return
+        try:
+            if exc_type is None:
+                writer.execute("COMMIT")
+        finally:
+            # After an error, or if COMMIT itself failed: leave nothing half done.
+            if writer.in_transaction:
+                writer.execute("ROLLBACK")
+            db._lock.release()

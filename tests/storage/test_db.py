@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from storage import tables
 from storage.db import Database, connect
+from storage.migrations import migrate
 
 pytestmark = pytest.mark.anyio
 
@@ -50,3 +53,92 @@ async def test_rollback_on_error_and_nested_savepoint(db: Database) -> None:
                 raise RuntimeError("inner")
     rows = await db.fetch_all(sa.select(counters.c.year))
     assert rows == [{"year": 2027}]
+
+
+async def _locked_by_another_process(path: str) -> sqlite3.Connection:
+    # Stands for `guichet migrate` or any other process writing to the file.
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+async def test_sqlite_waits_for_another_writer_without_blocking_the_loop(tmp_path: Path) -> None:
+    path = str(tmp_path / "guichet.sqlite3")
+    db = await connect(f"sqlite:///{path}")
+    try:
+        await migrate(db)
+        other = await _locked_by_another_process(path)
+        counters = tables.reference_counters
+
+        async def write() -> None:
+            async with db.transaction():
+                await db.execute(counters.insert().values(year=2026, last=1))
+
+        writing = asyncio.create_task(write())
+        await asyncio.sleep(0.05)
+        # The loop still runs (this line executes) and the transaction is still waiting.
+        assert not writing.done()
+        # Reads outside a transaction are not held up by the other writer.
+        assert await db.fetch_all(sa.select(counters)) == []
+        other.execute("COMMIT")
+        other.close()
+        await writing
+        assert await db.fetch_all(sa.select(counters)) == [{"year": 2026, "last": 1}]
+    finally:
+        await db.disconnect()
+
+
+async def test_sqlite_gives_up_after_the_url_timeout(tmp_path: Path) -> None:
+    path = str(tmp_path / "guichet.sqlite3")
+    db = await connect(f"sqlite:///{path}?timeout=0.05")
+    other = await _locked_by_another_process(path)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            async with db.transaction():
+                pass
+        other.execute("ROLLBACK")
+        # The in-process lock of the failed transaction was released: the next one runs.
+        async with db.transaction():
+            assert await db.fetch_val(sa.text("SELECT 1")) == 1
+    finally:
+        other.close()
+        await db.disconnect()
+
+
+async def test_reads_outside_a_transaction_do_not_see_uncommitted_rows(db: Database) -> None:
+    counters = tables.reference_counters
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_writer() -> None:
+        async with db.transaction():
+            await db.execute(counters.insert().values(year=2026, last=1))
+            inside.set()
+            await release.wait()
+
+    writing = asyncio.create_task(slow_writer())
+    await inside.wait()
+    assert await db.fetch_all(sa.select(counters)) == []
+    release.set()
+    await writing
+    assert await db.fetch_all(sa.select(counters)) == [{"year": 2026, "last": 1}]
+
+
+async def test_write_outside_a_transaction_waits_for_the_open_one(db: Database) -> None:
+    # It must not slip into the other task's transaction (and be rolled back with it).
+    counters = tables.reference_counters
+    inside = asyncio.Event()
+
+    async def failing_transaction() -> None:
+        async with db.transaction():
+            await db.execute(counters.insert().values(year=2026, last=1))
+            inside.set()
+            await asyncio.sleep(0.02)
+            raise RuntimeError("boom")
+
+    failing = asyncio.create_task(failing_transaction())
+    await inside.wait()
+    await db.execute(counters.insert().values(year=2027, last=1))
+    with pytest.raises(RuntimeError, match="boom"):
+        await failing
+    assert await db.fetch_all(sa.select(counters.c.year)) == [{"year": 2027}]

@@ -44,7 +44,7 @@ def test_tables_at_leaves_out_later_columns(monkeypatch: pytest.MonkeyPatch) -> 
     assert "data" in tables_at(2)[[t.name for t in tables_at(2)].index("drafts")].c
 
 
-async def test_sqlite_file_is_wal_with_options_taken_from_the_url(tmp_path: Path) -> None:
+async def test_sqlite_file_is_wal_and_options_are_taken_from_the_url(tmp_path: Path) -> None:
     path = tmp_path / "guichet.sqlite3"
     db = await connect(f"sqlite:///{path}?timeout=7&pool=2")
     try:
@@ -54,14 +54,16 @@ async def test_sqlite_file_is_wal_with_options_taken_from_the_url(tmp_path: Path
                 name: await db.fetch_val(sa.text(f"PRAGMA {name}"))
                 for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
             }
+        assert getattr(db, "timeout", None) == 7.0
     finally:
         await db.disconnect()
-    # synchronous: 1 is NORMAL.
+    # synchronous: 1 is NORMAL. busy_timeout 0: SQLite never blocks the event loop, the
+    # driver retries with asyncio.sleep instead (for at most `timeout` seconds).
     assert pragmas == {
         "journal_mode": "wal",
         "foreign_keys": 1,
         "synchronous": 1,
-        "busy_timeout": 7000,
+        "busy_timeout": 0,
     }
     assert sorted(p.name for p in tmp_path.iterdir() if "?" in p.name) == []
     with sqlite3.connect(path) as raw:
