@@ -14,7 +14,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from storage.db import Database, as_utc, dump_json, load_json
+from storage.db import (
+    Backend,
+    Database,
+    Statement,
+    as_utc,
+    binds,
+    dialect_insert,
+    dump_json,
+    load_json,
+)
 from storage.tables import drafts
 
 
@@ -25,12 +34,36 @@ class Draft:
     updated_at: dt.datetime
 
 
-def _key(session_id: str, procedure_id: str) -> sa.ColumnElement[bool]:
-    return sa.and_(drafts.c.session_id == session_id, drafts.c.procedure_id == procedure_id)
+def _key() -> sa.ColumnElement[bool]:
+    c = drafts.c
+    return sa.and_(
+        c.session_id == sa.bindparam("session_id"), c.procedure_id == sa.bindparam("procedure_id")
+    )
+
+
+def _upsert(backend: Backend) -> Any:
+    insert = dialect_insert(backend, drafts).values(
+        **binds("session_id", "procedure_id", "version", "data", "updated_at")
+    )
+    excluded = insert.excluded
+    return insert.on_conflict_do_update(
+        index_elements=["session_id", "procedure_id"],
+        set_={
+            "version": excluded.version,
+            "data": excluded.data,
+            "updated_at": excluded.updated_at,
+        },
+    )
+
+
+# Compiled once per backend: these run on every wizard page.
+LOAD = Statement(sa.select(drafts.c.version, drafts.c.data, drafts.c.updated_at).where(_key()))
+SAVE = Statement(_upsert)
+DELETE = Statement(drafts.delete().where(_key()))
 
 
 async def load_draft(db: Database, session_id: str, procedure_id: str) -> Draft | None:
-    row = await db.fetch_one(sa.select(drafts).where(_key(session_id, procedure_id)))
+    row = await db.fetch_one(LOAD, {"session_id": session_id, "procedure_id": procedure_id})
     if row is None:
         return None
     updated_at = as_utc(row["updated_at"])
@@ -47,17 +80,18 @@ async def save_draft(
     now: dt.datetime,
 ) -> None:
     """Create or replace the draft of this session for this procedure."""
-    values = {"version": version, "data": dump_json(data), "updated_at": now}
-    query = (
-        db.insert(drafts)
-        .values(session_id=session_id, procedure_id=procedure_id, **values)
-        .on_conflict_do_update(index_elements=["session_id", "procedure_id"], set_=values)
-    )
-    await db.execute(query)
+    values = {
+        "session_id": session_id,
+        "procedure_id": procedure_id,
+        "version": version,
+        "data": dump_json(data),
+        "updated_at": now,
+    }
+    await db.execute(SAVE, values)
 
 
 async def delete_draft(db: Database, session_id: str, procedure_id: str) -> None:
-    await db.execute(drafts.delete().where(_key(session_id, procedure_id)))
+    await db.execute(DELETE, {"session_id": session_id, "procedure_id": procedure_id})
 
 
 async def purge_drafts(db: Database, older_than: dt.datetime) -> int:

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 import sqlalchemy as sa
 
-from storage.db import Database, as_utc
+from storage.db import Database, Statement, as_utc, binds
 from storage.tables import outbox
 
 logger = logging.getLogger("guichet.outbox")
@@ -54,26 +54,40 @@ class Sender(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
 
 
+ENQUEUE = Statement(
+    outbox.insert()
+    .values(
+        **binds(
+            "created_at",
+            "message_id",
+            "to_addr",
+            "sender",
+            "reply_to",
+            "subject",
+            "text_body",
+            "html_body",
+            "next_attempt_at",
+        ),
+        attempts=0,
+    )
+    .returning(outbox.c.id)
+)
+
+
 async def enqueue(db: Database, mail: Mail, now: dt.datetime) -> int:
     """Queue ``mail``; inside ``db.transaction()`` it commits or rolls back with the caller."""
-    return int(
-        await db.fetch_val(
-            outbox.insert()
-            .values(
-                created_at=now,
-                message_id=make_msgid(domain="guichet.local"),
-                to_addr=mail.to,
-                sender=mail.sender,
-                reply_to=mail.reply_to,
-                subject=mail.subject,
-                text_body=mail.text,
-                html_body=mail.html,
-                attempts=0,
-                next_attempt_at=now,
-            )
-            .returning(outbox.c.id)
-        )
-    )
+    values = {
+        "created_at": now,
+        "message_id": make_msgid(domain="guichet.local"),
+        "to_addr": mail.to,
+        "sender": mail.sender,
+        "reply_to": mail.reply_to,
+        "subject": mail.subject,
+        "text_body": mail.text,
+        "html_body": mail.html,
+        "next_attempt_at": now,
+    }
+    return int(await db.fetch_val(ENQUEUE, values))
 
 
 def build_message(row: dict[str, Any], default_sender: str) -> EmailMessage:

@@ -4,11 +4,12 @@
 reference, the request, its first event, its pieces and files, and the acknowledgement mail
 in the outbox. Any exception (QuotaReached included) rolls all of it back.
 
-Quota: one counter row per (procedure, period, scope), claimed with
-``UPDATE ... SET count = count + 1 WHERE ... AND count < max RETURNING count``. On
-PostgreSQL the row lock serialises concurrent claims and the WHERE is re-checked on the
-latest row version; on SQLite ``BEGIN IMMEDIATE`` serialises writers. Either way the quota
-can never be exceeded, without counting requests.
+Quota: one counter row per (procedure, period, scope), claimed in one statement with
+``INSERT (count 1) ON CONFLICT DO UPDATE SET count = count + 1 WHERE count < max RETURNING
+count``. On PostgreSQL the conflicting row is locked and the WHERE is evaluated on its
+latest version; on SQLite ``BEGIN IMMEDIATE`` serialises writers. Either way the quota can
+never be exceeded, without counting requests. The reference counter is the same kind of
+upsert. Hot statements are module-level `Statement` objects, compiled once per backend.
 
 Tracking token: ``secrets.token_urlsafe(32)`` (256 bits); only its SHA-256 is stored.
 """
@@ -25,7 +26,17 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from storage.db import Database, as_utc, dump_json, load_json
+from storage.db import (
+    Backend,
+    Database,
+    Statement,
+    UtcDateTime,
+    as_utc,
+    binds,
+    dialect_insert,
+    dump_json,
+    load_json,
+)
 from storage.outbox import Mail, enqueue
 from storage.tables import (
     definition_versions,
@@ -124,26 +135,127 @@ def format_reference(year: int, number: int) -> str:
     return f"{REFERENCE_PREFIX}-{year}-{number:06d}"
 
 
+def _claim_quota(backend: Backend) -> Any:
+    # Insert-or-increment in one statement: the row lock (PostgreSQL) or the write lock
+    # (SQLite) makes the WHERE see the latest count; no row comes back when it is full.
+    c = quota_counters.c
+    insert = dialect_insert(backend, quota_counters).values(
+        **binds("procedure_id", "period_key", "scope_key"), count=1
+    )
+    return insert.on_conflict_do_update(
+        index_elements=["procedure_id", "period_key", "scope_key"],
+        set_={"count": c.count + 1},
+        where=c.count < sa.bindparam("max"),
+    ).returning(c.count)
+
+
+def _next_reference(backend: Backend) -> Any:
+    c = reference_counters.c
+    insert = dialect_insert(backend, reference_counters).values(year=sa.bindparam("year"), last=1)
+    return insert.on_conflict_do_update(
+        index_elements=["year"], set_={"last": c.last + 1}
+    ).returning(c.last)
+
+
+def _keep_definition(backend: Backend) -> Any:
+    insert = dialect_insert(backend, definition_versions).values(
+        **binds("procedure_id", "version", "snapshot", "first_used_at")
+    )
+    return insert.on_conflict_do_nothing(index_elements=["procedure_id", "version"])
+
+
+def _by(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    return (
+        sa.select(requests, definition_versions.c.snapshot)
+        .join(
+            definition_versions,
+            sa.and_(
+                definition_versions.c.procedure_id == requests.c.procedure_id,
+                definition_versions.c.version == requests.c.version,
+            ),
+        )
+        .where(where)
+    )
+
+
+_REQUEST_COLUMNS = (
+    "reference",
+    "procedure_id",
+    "version",
+    "state",
+    "applicant",
+    "data",
+    "appointment",
+    "account_id",
+    "token_hash",
+    "created_at",
+    "updated_at",
+)
+# Hot statements, compiled once per backend (see storage.db).
+CLAIM_QUOTA = Statement(_claim_quota)
+NEXT_REFERENCE = Statement(_next_reference)
+KEEP_DEFINITION = Statement(_keep_definition)
+INSERT_REQUEST = Statement(
+    requests.insert().values(**binds(*_REQUEST_COLUMNS)).returning(requests.c.id)
+)
+INSERT_EVENT = Statement(
+    request_events.insert().values(
+        **binds("request_id", "at", "kind", "actor_kind", "actor_id", "data")
+    )
+)
+INSERT_PIECE = Statement(
+    pieces.insert()
+    .values(**binds("request_id", "account_id", "document_type", "label", "created_at"))
+    .returning(pieces.c.id)
+)
+INSERT_PIECE_FILE = Statement(
+    piece_files.insert().values(
+        **binds("piece_id", "position", "sha256", "filename", "content_type", "size")
+    )
+)
+CANCEL = Statement(
+    requests.update()
+    .where(requests.c.id == sa.bindparam("id"), requests.c.state == sa.bindparam("from_state"))
+    .values(
+        state=sa.bindparam("to_state"),
+        updated_at=sa.bindparam("now", type_=UtcDateTime),
+        cancelled_at=sa.bindparam("now", type_=UtcDateTime),
+    )
+    .returning(requests.c.id)
+)
+QUOTA_USED = Statement(
+    sa.select(quota_counters.c.count).where(
+        quota_counters.c.procedure_id == sa.bindparam("procedure_id"),
+        quota_counters.c.period_key == sa.bindparam("period_key"),
+        quota_counters.c.scope_key == sa.bindparam("scope_key"),
+    )
+)
+BY_TOKEN_HASH = Statement(_by(requests.c.token_hash == sa.bindparam("token_hash")))
+BY_ID = Statement(_by(requests.c.id == sa.bindparam("id")))
+EVENTS = Statement(
+    sa.select(request_events)
+    .where(request_events.c.request_id == sa.bindparam("request_id"))
+    .order_by(request_events.c.at, request_events.c.id)
+)
+PIECES = Statement(
+    sa.select(pieces.c.id, pieces.c.document_type, pieces.c.label, piece_files)
+    .join(piece_files, piece_files.c.piece_id == pieces.c.id, isouter=True)
+    .where(pieces.c.request_id == sa.bindparam("request_id"))
+    .order_by(pieces.c.id, piece_files.c.position)
+)
+
+
 async def claim_quota(db: Database, procedure_id: str, claim: QuotaClaim) -> int:
     """Take one place or raise `QuotaReached`; call inside a transaction. Returns the count."""
-    key = {
-        "procedure_id": procedure_id,
-        "period_key": claim.period_key,
-        "scope_key": claim.scope_key,
-    }
-    await db.insert_ignore(quota_counters, {**key, "count": 0}, list(key))
-    c = quota_counters.c
-    count = await db.fetch_val(
-        quota_counters.update()
-        .where(
-            c.procedure_id == procedure_id,
-            c.period_key == claim.period_key,
-            c.scope_key == claim.scope_key,
-            c.count < claim.max,
-        )
-        .values(count=c.count + 1)
-        .returning(c.count)
-    )
+    count = None
+    if claim.max > 0:
+        values = {
+            "procedure_id": procedure_id,
+            "period_key": claim.period_key,
+            "scope_key": claim.scope_key,
+            "max": claim.max,
+        }
+        count = await db.fetch_val(CLAIM_QUOTA, values)
     if count is None:
         raise QuotaReached(procedure_id, claim.period_key, claim.scope_key)
     return int(count)
@@ -152,11 +264,7 @@ async def claim_quota(db: Database, procedure_id: str, claim: QuotaClaim) -> int
 async def next_reference(db: Database, now: dt.datetime) -> str:
     """The next ``DEM-<year>-<number>``; the year is the Paris year. Inside a transaction."""
     year = now.astimezone(PARIS).year
-    await db.insert_ignore(reference_counters, {"year": year, "last": 0}, ["year"])
-    c = reference_counters.c
-    number = await db.fetch_val(
-        reference_counters.update().where(c.year == year).values(last=c.last + 1).returning(c.last)
-    )
+    number = await db.fetch_val(NEXT_REFERENCE, {"year": year})
     return format_reference(year, int(number))
 
 
@@ -168,17 +276,12 @@ async def submit(
 ) -> Submitted:
     """Store a new request and everything that goes with it, all or nothing."""
     token = secrets.token_urlsafe(32)
+    # Definition snapshots are never deleted: once one is known stored, skip its upsert
+    # (and the JSON dump of the whole snapshot).
+    known = ("definition_version", new.procedure_id, new.version)
     async with db.transaction():
-        await db.insert_ignore(
-            definition_versions,
-            {
-                "procedure_id": new.procedure_id,
-                "version": new.version,
-                "snapshot": dump_json(new.snapshot),
-                "first_used_at": now,
-            },
-            ["procedure_id", "version"],
-        )
+        if known not in db.known:
+            await db.execute(KEEP_DEFINITION, _definition_values(new, now))
         if new.quota is not None:
             await claim_quota(db, new.procedure_id, new.quota)
         reference = await next_reference(db, now)
@@ -189,31 +292,36 @@ async def submit(
         mail = compose_ack(reference, token)
         if mail is not None:
             await enqueue(db, mail, now)
+    db.known.add(known)
     return Submitted(id=request_id, reference=reference, token=token)
+
+
+def _definition_values(new: NewRequest, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "procedure_id": new.procedure_id,
+        "version": new.version,
+        "snapshot": dump_json(new.snapshot),
+        "first_used_at": now,
+    }
 
 
 async def _insert_request(
     db: Database, new: NewRequest, reference: str, token_hash: str, now: dt.datetime
 ) -> int:
-    appointment = None if new.appointment is None else dump_json(new.appointment)
-    query = (
-        requests.insert()
-        .values(
-            reference=reference,
-            procedure_id=new.procedure_id,
-            version=new.version,
-            state=new.state,
-            applicant=dump_json(new.applicant),
-            data=dump_json(new.data),
-            appointment=appointment,
-            account_id=new.account_id,
-            token_hash=token_hash,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(requests.c.id)
-    )
-    return int(await db.fetch_val(query))
+    values = {
+        "reference": reference,
+        "procedure_id": new.procedure_id,
+        "version": new.version,
+        "state": new.state,
+        "applicant": dump_json(new.applicant),
+        "data": dump_json(new.data),
+        "appointment": None if new.appointment is None else dump_json(new.appointment),
+        "account_id": new.account_id,
+        "token_hash": token_hash,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return int(await db.fetch_val(INSERT_REQUEST, values))
 
 
 async def add_piece(
@@ -225,30 +333,24 @@ async def add_piece(
     account_id: int | None = None,
 ) -> int:
     """Store a piece and its files for a request or a citizen's storage; return its id."""
-    piece_id = int(
-        await db.fetch_val(
-            pieces.insert()
-            .values(
-                request_id=request_id,
-                account_id=account_id,
-                document_type=piece.document_type,
-                label=piece.label,
-                created_at=now,
-            )
-            .returning(pieces.c.id)
-        )
-    )
+    values = {
+        "request_id": request_id,
+        "account_id": account_id,
+        "document_type": piece.document_type,
+        "label": piece.label,
+        "created_at": now,
+    }
+    piece_id = int(await db.fetch_val(INSERT_PIECE, values))
     for position, stored in enumerate(piece.files, start=1):
-        await db.execute(
-            piece_files.insert().values(
-                piece_id=piece_id,
-                position=position,
-                sha256=stored.sha256,
-                filename=stored.filename,
-                content_type=stored.content_type,
-                size=stored.size,
-            )
-        )
+        values = {
+            "piece_id": piece_id,
+            "position": position,
+            "sha256": stored.sha256,
+            "filename": stored.filename,
+            "content_type": stored.content_type,
+            "size": stored.size,
+        }
+        await db.execute(INSERT_PIECE_FILE, values)
     return piece_id
 
 
@@ -263,16 +365,15 @@ async def add_event(
     data: dict[str, Any] | None = None,
 ) -> None:
     """Append an event to a request's history."""
-    await db.execute(
-        request_events.insert().values(
-            request_id=request_id,
-            at=now,
-            kind=kind,
-            actor_kind=actor_kind,
-            actor_id=actor_id,
-            data=dump_json(data or {}),
-        )
-    )
+    values = {
+        "request_id": request_id,
+        "at": now,
+        "kind": kind,
+        "actor_kind": actor_kind,
+        "actor_id": actor_id,
+        "data": dump_json(data or {}),
+    }
+    await db.execute(INSERT_EVENT, values)
 
 
 async def cancel(
@@ -289,14 +390,9 @@ async def cancel(
     Returns False (and writes nothing) when the request is no longer in ``from_state``,
     e.g. cancelled twice at once or processed by an agent meanwhile.
     """
+    values = {"id": request_id, "from_state": from_state, "to_state": to_state, "now": now}
     async with db.transaction():
-        changed = await db.fetch_val(
-            requests.update()
-            .where(requests.c.id == request_id, requests.c.state == from_state)
-            .values(state=to_state, updated_at=now, cancelled_at=now)
-            .returning(requests.c.id)
-        )
-        if changed is None:
+        if await db.fetch_val(CANCEL, values) is None:
             return False
         data = {"from": from_state, "to": to_state}
         await add_event(db, request_id, "cancelled", now=now, actor_kind=actor, data=data)
@@ -304,37 +400,20 @@ async def cancel(
 
 
 async def quota_used(db: Database, procedure_id: str, period_key: str, scope_key: str) -> int:
-    c = quota_counters.c
-    count = await db.fetch_val(
-        sa.select(c.count).where(
-            c.procedure_id == procedure_id, c.period_key == period_key, c.scope_key == scope_key
-        )
-    )
-    return int(count or 0)
+    values = {"procedure_id": procedure_id, "period_key": period_key, "scope_key": scope_key}
+    return int(await db.fetch_val(QUOTA_USED, values) or 0)
 
 
 async def get_by_token(db: Database, token: str) -> TrackedRequest | None:
     """The request whose tracking token is ``token``, or None."""
-    return await _load(db, requests.c.token_hash == hash_token(token))
+    return await _load(db, await db.fetch_one(BY_TOKEN_HASH, {"token_hash": hash_token(token)}))
 
 
 async def get_request(db: Database, request_id: int) -> TrackedRequest | None:
-    return await _load(db, requests.c.id == request_id)
+    return await _load(db, await db.fetch_one(BY_ID, {"id": request_id}))
 
 
-async def _load(db: Database, where: sa.ColumnElement[bool]) -> TrackedRequest | None:
-    query = (
-        sa.select(requests, definition_versions.c.snapshot)
-        .join(
-            definition_versions,
-            sa.and_(
-                definition_versions.c.procedure_id == requests.c.procedure_id,
-                definition_versions.c.version == requests.c.version,
-            ),
-        )
-        .where(where)
-    )
-    row = await db.fetch_one(query)
+async def _load(db: Database, row: dict[str, Any] | None) -> TrackedRequest | None:
     if row is None:
         return None
     return TrackedRequest(
@@ -363,10 +442,7 @@ def _utc(value: Any) -> dt.datetime:
 
 
 async def load_events(db: Database, request_id: int) -> list[Event]:
-    c = request_events.c
-    rows = await db.fetch_all(
-        sa.select(request_events).where(c.request_id == request_id).order_by(c.at, c.id)
-    )
+    rows = await db.fetch_all(EVENTS, {"request_id": request_id})
     return [
         Event(
             at=_utc(r["at"]),
@@ -380,14 +456,8 @@ async def load_events(db: Database, request_id: int) -> list[Event]:
 
 
 async def load_pieces(db: Database, request_id: int) -> list[Piece]:
-    query = (
-        sa.select(pieces.c.id, pieces.c.document_type, pieces.c.label, piece_files)
-        .join(piece_files, piece_files.c.piece_id == pieces.c.id, isouter=True)
-        .where(pieces.c.request_id == request_id)
-        .order_by(pieces.c.id, piece_files.c.position)
-    )
     found: dict[int, Piece] = {}
-    for r in await db.fetch_all(query):
+    for r in await db.fetch_all(PIECES, {"request_id": request_id}):
         piece = found.setdefault(r["id"], Piece(r["document_type"], r["label"], []))
         if r["sha256"] is not None:
             piece.files.append(StoredFile(r["sha256"], r["filename"], r["content_type"], r["size"]))
