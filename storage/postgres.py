@@ -7,6 +7,11 @@ statement on every call and wrap every row; here the statement is compiled once
 hot statement never changes, asyncpg's per-connection statement cache prepares it once per
 connection and later calls skip the parse/plan round trip.
 
+A connection going back to the pool is not sent asyncpg's default reset query (``RESET
+ALL; UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all()``, one round trip per release, so per
+query made outside a transaction): Guichet changes no session state (advisory locks are
+transaction-scoped), and asyncpg still rolls back a transaction left open.
+
 One connection runs one statement at a time: do not ``asyncio.gather`` queries inside one
 transaction (asyncpg refuses it).
 """
@@ -16,9 +21,14 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import asyncpg
 import databases
 
 from storage.db import Database, Query, Values
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Pool reset hook: nothing to undo (see the module docstring)."""
 
 
 class PostgresDatabase(Database):
@@ -30,7 +40,7 @@ class PostgresDatabase(Database):
 
     @classmethod
     async def open(cls, url: str) -> PostgresDatabase:
-        inner = databases.Database(url)
+        inner = databases.Database(url, reset=_keep_session)
         await inner.connect()
         return cls(inner)
 
