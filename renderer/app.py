@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
@@ -30,6 +29,7 @@ from renderer.security import (
     SecurityHeadersMiddleware,
     UploadLimits,
 )
+from renderer.sessions import SessionMiddleware
 from renderer.settings import Settings
 from storage import drafts, migrations, outbox
 from storage.db import connect

@@ -1,13 +1,18 @@
 """Jinja2 environment and ``render``: one environment per app, built once.
 
-Globals available in every template: ``portal``, ``request``, ``url_for``, ``static_url``,
-``csrf_input()``, ``csrf_token()``, ``markdown(text)``, ``icon(name)``; filters ``date_fr``,
-``datetime_fr``, ``date_range_fr``.
+Globals available in every template: ``portal``, ``request``, ``chrome`` (the layout parts
+that depend only on the portal, rendered once per app), ``url_for``, ``static_url``,
+``csrf_input()``, ``csrf_token()``, ``markdown(text)``, ``icon(name)``,
+``breadcrumb(items)``; filters ``date_fr``, ``datetime_fr``, ``date_range_fr``.
+
+Per request, a page renders only what differs between requests: the header, footer and
+stylesheet links are rendered once per app (``Chrome``) and breadcrumbs once per trail.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -53,6 +58,58 @@ def icon(name: str | None, label: str = "") -> Markup:
     )
 
 
+_CRUMBS: dict[tuple[tuple[Any, Any], ...], Markup] = {}
+
+
+def breadcrumb(items: Any) -> Markup:
+    """The breadcrumb of (label, url) pairs, the last one the current page (cached)."""
+    key = tuple((label, url) for label, url in items)
+    found = _CRUMBS.get(key)
+    if found is not None:
+        return found
+    lines = ['<nav class="breadcrumb" aria-label="Vous êtes ici">', "  <ol>"]
+    for n, (label, url) in enumerate(key):
+        if n == len(key) - 1:
+            lines.append(f'    <li><span aria-current="page">{escape(label)}</span></li>')
+        else:
+            lines.append(f'    <li><a href="{escape(url)}">{escape(label)}</a></li>')
+    lines += ["  </ol>", "</nav>", ""]
+    html = Markup("\n".join(lines))
+    if len(_CRUMBS) > 4096:  # bounded: trails include procedure and news titles
+        _CRUMBS.clear()
+    _CRUMBS[key] = html
+    return html
+
+
+class Chrome:
+    """The layout parts that depend only on the portal, rendered once per app."""
+
+    def __init__(self, env: jinja2.Environment, portal: Any) -> None:
+        module = env.get_template("_chrome.html").make_module({"portal": portal})
+        self._module = module
+        self._portal = portal
+        self._headers: dict[str, Markup] = {}
+        self.styles = Markup(module.styles(portal))  # type: ignore[attr-defined]
+        self.footer = Markup(module.footer(portal))  # type: ignore[attr-defined]
+
+    def header(self, nav: str) -> Markup:
+        """The site header, with ``aria-current`` on the ``nav`` entry."""
+        found = self._headers.get(nav)
+        if found is None:
+            found = Markup(self._module.header(self._portal, nav))  # type: ignore[attr-defined]
+            if len(self._headers) < 64:
+                self._headers[nav] = found
+        return found
+
+
+def chrome_of(state: Any) -> Chrome:
+    """The app's Chrome (built on first use from its environment and portal)."""
+    chrome: Chrome | None = getattr(state, "chrome", None)
+    if chrome is None:
+        chrome = state.chrome = Chrome(state.templates, state.pack.portal)
+    return chrome
+
+
 @jinja2.pass_context
 def _url_for(context: Any, name: str, /, **params: Any) -> str:
     request: Request = context["request"]
@@ -86,6 +143,7 @@ def create_environment(extra_dirs: tuple[Path, ...] = ()) -> jinja2.Environment:
         csrf_token=_csrf_token,
         markdown=text.markdown,
         icon=icon,
+        breadcrumb=breadcrumb,
     )
     env.filters.update(
         date_fr=text.date_fr,
@@ -93,6 +151,21 @@ def create_environment(extra_dirs: tuple[Path, ...] = ()) -> jinja2.Environment:
         date_range_fr=text.date_range_fr,
     )
     return env
+
+
+def render_string(request: Request, template_name: str, context: dict[str, Any] | None) -> str:
+    """The HTML of ``template_name`` with the portal and the request in its context."""
+    state = request.app.state
+    env: jinja2.Environment = state.templates
+    values: dict[str, Any] = {
+        "request": request,
+        "portal": state.pack.portal,
+        "pack": state.pack,
+        "chrome": chrome_of(state),
+    }
+    if context:
+        values.update(context)
+    return env.get_template(template_name).render(values)
 
 
 def render(
@@ -103,10 +176,54 @@ def render(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """Render ``template_name`` with the portal and the request in its context."""
-    state = request.app.state
-    env: jinja2.Environment = state.templates
-    values: dict[str, Any] = {"request": request, "portal": state.pack.portal, "pack": state.pack}
-    if context:
-        values.update(context)
-    html = env.get_template(template_name).render(values)
+    html = render_string(request, template_name, context)
     return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+class PageCache:
+    """Pages rendered once per key with holes for the per-request parts.
+
+    ``fill(key, build, holes)``: on a miss, ``build(marks)`` renders the page with one unique
+    marker per hole (``marks[name]``); the page is split at the markers and kept. Every call
+    then joins the constant parts with ``holes`` (already safe HTML), in the markers' order.
+    Bounded: cleared when it holds ``limit`` pages. One cache per app (pages embed its
+    portal), stored on ``app.state``.
+    """
+
+    def __init__(self, limit: int = 2000) -> None:
+        self.limit = limit
+        self._pages: dict[Any, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._token = secrets.token_hex(8)
+
+    def fill(self, key: Any, build: Any, holes: dict[str, str]) -> str | None:
+        """The page for ``key`` with ``holes`` filled; None when the markers were not found once."""
+        found = self._pages.get(key)
+        if found is None:
+            marks = {name: Markup(f"\x00{self._token}:{name}\x00") for name in holes}
+            html: str = build(marks)
+            order: list[str] = []
+            parts: list[str] = []
+            rest = html
+            for name, mark in sorted(marks.items(), key=lambda m: html.find(m[1])):
+                before, sep, rest = rest.partition(mark)
+                if not sep or mark in rest:
+                    return None
+                parts.append(before)
+                order.append(name)
+            parts.append(rest)
+            if len(self._pages) >= self.limit:
+                self._pages.clear()
+            found = self._pages[key] = (tuple(parts), tuple(order))
+        parts_, order_ = found
+        out = [parts_[0]]
+        for name, part in zip(order_, parts_[1:], strict=True):
+            out.append(holes[name])
+            out.append(part)
+        return "".join(out)
+
+
+def page_cache(state: Any) -> PageCache:
+    cache: PageCache | None = getattr(state, "page_cache", None)
+    if cache is None:
+        cache = state.page_cache = PageCache()
+    return cache

@@ -8,13 +8,14 @@ browser session and the procedure. Any step whose previous steps are not done re
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from engine import rules
@@ -23,8 +24,8 @@ from renderer import forms, submission, uploads
 from renderer import wizard_state as ws
 from renderer.errors import NotFound
 from renderer.routes.catalogue import availability
-from renderer.security import read_form, session_id
-from renderer.templating import render
+from renderer.security import csrf_input, read_form, session_id
+from renderer.templating import page_cache, render, render_string
 from storage import drafts
 
 MAX_FILES_CAP = 4
@@ -77,6 +78,45 @@ class Wizard:
             "back_url": self.back_url,
         }
         return render(self.request, template, {**base, **context}, status_code)
+
+    def cached_page(
+        self, template: str, context: dict[str, Any], fields_html: Markup, extra_key: str
+    ) -> str | None:
+        """``template`` without errors or notice, from the app's page cache.
+
+        The key holds everything the page shows besides the CSRF token and the fields: the
+        procedure version, the step, the progress (with the steps done) and ``extra_key``.
+        """
+        progress = ws.progress_labels(self.seq, self.current.key)
+        done = self.draft["done"]
+        key = (
+            template,
+            self.proc.id,
+            self.proc.version,
+            self.current.key,
+            tuple(progress),
+            tuple(k in done for _, k, _ in progress),
+            self.back_url,
+            extra_key,
+        )
+
+        def build(marks: dict[str, Markup]) -> str:
+            base = {
+                "proc": self.proc,
+                "wizard": self,
+                "progress": progress,
+                "step_title": self.current.title,
+                "notice": None,
+                "errors": {},
+                "error_summary": [],
+                "back_url": self.back_url,
+                "csrf_input": lambda: marks["csrf"],
+                "fields_html": marks["fields"],
+            }
+            return render_string(self.request, template, {**base, **context})
+
+        holes = {"csrf": csrf_input(self.request), "fields": fields_html}
+        return page_cache(self.request.app.state).fill(key, build, holes)
 
     async def done_then_next(self) -> RedirectResponse:
         ws.mark_done(self.draft, self.current.key)
@@ -213,19 +253,31 @@ def _form_page(
     values: dict[str, Any],
     errors: dict[str, str],
 ) -> Response:
-    labels = _error_labels(sf)
-    summary = [(anchor, labels.get(anchor, ""), message) for anchor, message in errors.items()]
     earlier = wiz.draft["values"]
     auto = forms.AUTOCOMPLETE if wiz.current.step is None else {}
+    context_values = {k: earlier.get(k) for k in sf.external_refs}
+    fields_html = _fields_html(wiz, sf, values, errors, auto)
+    context: dict[str, Any] = {
+        "sf": sf,
+        "intro": wiz.current.step.intro if wiz.current.step else "",
+        "context_values": context_values,
+    }
+    if not errors and "wizard_notice" not in wiz.request.session:
+        # The page around the fields is the same for every citizen at this point of the
+        # procedure: rendered once, then only the CSRF token and the fields go in.
+        extra = json.dumps(context_values, sort_keys=True) if context_values else ""
+        html = wiz.cached_page("wizard/form.html", context, fields_html, extra)
+        if html is not None:
+            return HTMLResponse(html)
+    labels = _error_labels(sf)
+    summary = [(anchor, labels.get(anchor, ""), message) for anchor, message in errors.items()]
     return wiz.page(
         "wizard/form.html",
-        sf=sf,
+        **context,
         values=values,
         errors=errors,
         error_summary=summary,
-        intro=wiz.current.step.intro if wiz.current.step else "",
-        context_values={k: earlier.get(k) for k in sf.external_refs},
-        fields_html=_fields_html(wiz, sf, values, errors, auto),
+        fields_html=fields_html,
     )
 
 
