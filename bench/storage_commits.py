@@ -4,8 +4,9 @@ Usage: python bench/storage_commits.py [--seconds S] [--pg URL] [--no-pg]
 
 Measures, on a temporary SQLite file (WAL, synchronous=NORMAL) and on a fresh PostgreSQL
 database (skipped when unreachable), one task at a time:
-- commits/s: a transaction inserting one row (stdlib sqlite3 with the same durability as
-  the reference: ``BEGIN IMMEDIATE; INSERT; COMMIT``);
+- commits/s: a transaction inserting one row with a cached `Statement` (stdlib sqlite3
+  with the same durability as the reference: ``BEGIN IMMEDIATE; INSERT; COMMIT``), and
+  the same with an ad-hoc SQLAlchemy statement compiled on every call;
 - submit/s: ``storage.requests.submit`` of a request with one piece, a quota and an
   acknowledgement mail (the whole submission transaction);
 - draft load/s and draft save/s: ``storage.drafts.load_draft`` / ``save_draft`` of a
@@ -34,7 +35,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from storage.db import Database, connect  # noqa: E402
+from storage.db import Database, Statement, connect  # noqa: E402
 from storage.drafts import load_draft, save_draft  # noqa: E402
 from storage.migrations import migrate  # noqa: E402
 from storage.outbox import Mail  # noqa: E402
@@ -119,7 +120,13 @@ async def _measure(db: Database, seconds: float) -> dict[str, float]:
     table = sa.table(BENCH_TABLE, sa.column("v"))
     await db.execute(sa.text(f"CREATE TABLE {BENCH_TABLE} (v TEXT)"))
 
+    insert = Statement(table.insert().values(v=sa.bindparam("v")))
+
     async def commit(i: int) -> None:
+        async with db.transaction():
+            await db.execute(insert, {"v": str(i)})
+
+    async def commit_adhoc(i: int) -> None:
         async with db.transaction():
             await db.execute(table.insert().values(v=str(i)))
 
@@ -140,6 +147,7 @@ async def _measure(db: Database, seconds: float) -> dict[str, float]:
         assert await get_by_token(db, tokens[i % len(tokens)]) is not None
 
     rates = {"commits": await _rate(seconds, commit)}
+    rates["commits, compiled per call"] = await _rate(seconds, commit_adhoc)
     rates["submit"] = await _rate(seconds, one_submit)
     rates["draft save"] = await _rate(seconds, save)
     rates["draft load"] = await _rate(seconds, load)
@@ -190,7 +198,14 @@ def main() -> None:
         finally:
             drop()
 
-    rows = ["commits", "submit", "draft save", "draft load", "tracking"]
+    rows = [
+        "commits",
+        "commits, compiled per call",
+        "submit",
+        "draft save",
+        "draft load",
+        "tracking",
+    ]
     print("| operation (1 task, per second) | " + " | ".join(columns) + " |")
     print("| --- |" + " ---: |" * len(columns))
     for row in rows:
