@@ -9,7 +9,8 @@ postgresql://postgres@127.0.0.1:5432/test is reachable) the script starts, in th
 - a bare Starlette app (one uvicorn process, ``python bench/pages.py --bare``) rendering a
   static Jinja2 template whose output has the byte size of the form step page;
 then measures requests/s over C keep-alive connections (a small asyncio HTTP/1.1 client, so
-the client costs little next to the servers) for:
+the client costs little next to the servers; loopback only; every figure after an untimed
+warm-up of a fifth of its requests, with the same C; each figure bounded by a timeout) for:
 - form step GET: "Ma demande" page of ``acte-naissance`` (11 fields), draft loaded;
 - step POST: the same step posted, parsed and validated by WTForms, saved in the draft, 303;
 - submission: the récapitulatif POST of complete drafts (re-validation of every step, one
@@ -237,13 +238,17 @@ async def _worker(port: int, requests: list[bytes], expected: int, bad: list[int
         writer.close()
 
 
+MEASURE_TIMEOUT = 600.0  # seconds: a stuck server fails the run instead of hanging it
+
+
 def measure(port: int, requests: list[bytes], concurrency: int, expected: int) -> float:
     """Requests/s of ``requests`` spread over ``concurrency`` keep-alive connections."""
     chunks = [requests[i::concurrency] for i in range(concurrency)]
     bad: list[int] = []
 
     async def run() -> None:
-        await asyncio.gather(*(_worker(port, c, expected, bad) for c in chunks if c))
+        jobs = asyncio.gather(*(_worker(port, c, expected, bad) for c in chunks if c))
+        await asyncio.wait_for(jobs, MEASURE_TIMEOUT)
 
     start = time.perf_counter()
     asyncio.run(run())
@@ -308,9 +313,13 @@ def bench_database(label: str, db_url: str, args: argparse.Namespace) -> dict[st
                 cookie, token = sessions[i % c]
                 body = urllib.parse.urlencode([("csrf_token", token), *pairs]).encode()
                 posts.append(request_bytes(port, "POST", form_path, cookie, body))
+            measure(port, posts[: n // 5], c, 303)
             post_rate = measure(port, posts, c, 303)
+            # Each submission consumes a complete draft: one session per request, warm-up
+            # included (a fifth more, submitted first and not timed).
             count = max(n // 4, c)
-            full = [new_session(port, pack, complete=True) for _ in range(count)]
+            warm = max(count // 5, c)
+            full = [new_session(port, pack, complete=True) for _ in range(count + warm)]
             summary = f"/demarches/{PROC}/etapes/recapitulatif"
             submits = [
                 request_bytes(
@@ -322,11 +331,13 @@ def bench_database(label: str, db_url: str, args: argparse.Namespace) -> dict[st
                 )
                 for cookie, token in full
             ]
-            submit_rate = measure(port, submits, c, 303)
+            measure(port, submits[:warm], c, 303)
+            submit_rate = measure(port, submits[warm:], c, 303)
             tokens = asyncio.run(_tokens(db_url))
             tracks = [
                 request_bytes(port, "GET", f"/suivi/{tokens[i % len(tokens)]}") for i in range(n)
             ]
+            measure(port, tracks[: n // 5], c, 200)
             track_rate = measure(port, tracks, c, 200)
         finally:
             portal.terminate()

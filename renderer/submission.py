@@ -120,9 +120,9 @@ async def submit(request: Request, proc: Procedure, draft: dict[str, Any]) -> Ou
     state = request.app.state
     now = state.now()
     values = rules.visible_values(proc, draft["values"])
+    kept = pieces(proc, draft)
     documents = [
-        {"type": p.document_type, "files": [dataclasses.asdict(f) for f in p.files]}
-        for p in pieces(proc, draft)
+        {"type": p.document_type, "files": [dataclasses.asdict(f) for f in p.files]} for p in kept
     ]
     applicant = draft["applicant"]
     appointment = draft.get("appointment") if ws.has_appointment(proc) else None
@@ -149,7 +149,7 @@ async def submit(request: Request, proc: Procedure, draft: dict[str, Any]) -> Ou
         state=proc.workflow.initial,
         applicant=applicant,
         data=values,
-        pieces=pieces(proc, draft),
+        pieces=kept,
         appointment=appointment,
         quota=quota_claim(proc, now),
     )

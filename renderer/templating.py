@@ -145,10 +145,11 @@ def create_environment(extra_dirs: tuple[Path, ...] = ()) -> jinja2.Environment:
         icon=icon,
         breadcrumb=breadcrumb,
     )
+    # Babel formatting costs ~50 µs a call; the same dates come back on every page.
     env.filters.update(
-        date_fr=text.date_fr,
-        datetime_fr=text.datetime_fr,
-        date_range_fr=text.date_range_fr,
+        date_fr=lru_cache(maxsize=4096)(text.date_fr),
+        datetime_fr=lru_cache(maxsize=4096)(text.datetime_fr),
+        date_range_fr=lru_cache(maxsize=1024)(text.date_range_fr),
     )
     return env
 

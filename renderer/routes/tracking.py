@@ -7,6 +7,7 @@ was filed under, so later YAML changes never alter what it shows.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import quote
 
@@ -32,14 +33,21 @@ EVENT_LABELS = {
     "piece_added": "Pièce jointe ajoutée",
     "message": "Échange",
 }
-_PROCEDURES: dict[str, Procedure] = {}
+PROCEDURE_CACHE_SIZE = 256
+# (procedure id, version) -> the procedure rebuilt from its snapshot, least recent first.
+_PROCEDURES: OrderedDict[tuple[str, str], Procedure] = OrderedDict()
 
 
 def snapshot_procedure(tracked: store.TrackedRequest) -> Procedure:
-    """The procedure as it was when the request was filed (cached per version)."""
-    found = _PROCEDURES.get(tracked.version)
+    """The procedure as it was when the request was filed (LRU per procedure version)."""
+    key = (tracked.procedure_id, tracked.version)
+    found = _PROCEDURES.get(key)
     if found is None:
-        found = _PROCEDURES[tracked.version] = procedure_from_snapshot(tracked.snapshot)
+        found = _PROCEDURES[key] = procedure_from_snapshot(tracked.snapshot)
+        if len(_PROCEDURES) > PROCEDURE_CACHE_SIZE:
+            _PROCEDURES.popitem(last=False)
+    else:
+        _PROCEDURES.move_to_end(key)
     return found
 
 
