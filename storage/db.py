@@ -6,7 +6,9 @@ tests); they never see a driver. Rows come back as plain dicts. JSON is stored a
 timestamps as UTC; `load_json` and `as_utc` turn them back into Python values the same way
 on both backends.
 
-Choices, measured with ``bench/storage_commits.py`` (figures in docs/performance.md):
+Choices, measured with ``bench/storage_commits.py`` (figures in docs/performance.md; one
+task, before -> after: SQLite submit 31 -> ~1,800/s, draft load 457 -> ~31,000/s;
+PostgreSQL submit 116 -> ~400/s, draft load 1,260 -> ~2,900/s):
 
 - **SQLite** (`storage.sqlite`): the embedded, single-process mode. Statements run with the
   stdlib ``sqlite3`` module directly on the event-loop thread: in WAL mode with
