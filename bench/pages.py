@@ -404,32 +404,44 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             lines.append(f"| {name} | {rate:.0f} | {rate / r['bare']:.0%} | {goal} |")
         lines.append("")
     lines += [
-        "The targets (form step GET >= 60 % of the bare page, submission >= 25 %) are not met. "
-        "Where the time goes (cProfile of the server under this load): the reference row, a "
-        "page with the same layout and middleware (signed session cookie, security headers, "
-        "body limit) but no database, already runs at a fraction of the bare page: the shared "
-        "layout render and the middleware stack set the ceiling of every portal page. On top "
-        "of it the form step adds one draft SELECT through the `databases` package: on SQLite "
-        "its pool opens a new aiosqlite connection (a thread and a sqlite3 connection) for "
-        "every query outside a transaction, and SQLAlchemy compiles the statement on every "
-        "call, together about as much as the whole page render; a long-lived read "
-        "connection and cached compiled statements in storage/db.py would remove most of it "
-        "without touching callers. The fields' constant HTML parts "
-        "(labels, markers, condition JSON, input attributes) are built once per compiled "
-        "step and the blank form of a step is rendered once and reused, so the fields cost "
-        "little once warm. The figures move by +-30 % between runs on this shared machine; "
+        "Before this round (2026-11-29, same bench without warm-ups on POST, submission and "
+        "tracking): SQLite bare 1791 req/s, procedure page 50 %, form step GET 23 %, step "
+        "POST 17 %, submission 3 %, tracking 8 %; PostgreSQL bare 2332 req/s, 54 %, 16 %, "
+        "11 %, 3 %, 7 %. The figures move by +-30 % between runs on this shared 2-vCPU "
+        "machine (the bare page itself went from 1714 to 2714 req/s between two runs): "
         "compare ratios from the same run only.",
         "",
-        "What limits the submission rate: each submission re-validates every step from the "
-        "draft, then runs one transaction (definition snapshot upsert, quota claim when the "
-        "procedure has a quota, reference counter, request row, history event, pieces and "
-        "their files, acknowledgement in the outbox) and deletes the draft. On SQLite every "
-        "transaction is serialised (one writer) and the `databases` driver opens a new "
-        "connection per transaction, so the commit rate of the driver layer bounds the "
-        "submission rate; on PostgreSQL the counter row locks serialise only submissions of "
-        "the same quota period. The form GET costs one draft SELECT plus the template render "
-        "(fields rendered by Jinja macros, not WTForms widgets); the step POST adds WTForms "
-        "parsing and one draft UPSERT.",
+        "What was done on the renderer side (cProfile of the app driven in-process, then this "
+        "bench): the session cookie middleware is pure ASGI, verifies a cookie value once "
+        "(bounded cache, age still checked) and signs again only when the session changed or "
+        "was signed more than an hour ago; the header, footer and stylesheet links depend "
+        "only on the portal and are rendered once per app; breadcrumbs and French date "
+        "filters are cached; a wizard form page without errors is rendered once per "
+        "(procedure version, step, progress, values read by its conditions) with holes for "
+        "the CSRF token and the fields, so a request joins strings; the fields of a blank "
+        "step are rendered once and filled fields by Jinja macros over precomputed parts "
+        "(WTForms only parses and validates); tracking keeps the procedures rebuilt from "
+        "snapshots in an LRU per (procedure, version). With the storage layer's stdlib "
+        "sqlite3 driver (long-lived reader, statements compiled once), the form step GET "
+        "costs one draft SELECT, a few dict lookups and the join.",
+        "",
+        "What limits each rate now: the reference page and the form step GET are bounded by "
+        "Starlette's own per-request stack (error and exception middleware, router, request "
+        "objects) plus our three middleware layers, about a third of the bare page's cost; "
+        "the form step GET adds the draft SELECT (on PostgreSQL a network round trip, hence "
+        "the lower ratio). The step POST adds multipart/urlencoded parsing, WTForms "
+        "coercion and validation of the step, the condition evaluation "
+        "(`engine.rules.visible_values`, computed about six times per POST through "
+        "`visible_steps`/`visible_documents`) and one draft UPSERT (a commit). The "
+        "submission is the furthest from its target: per request it re-validates every "
+        "step with the cached WTForms classes (about a third of its renderer time), "
+        "evaluates the visibility rules about ten times, renders the acknowledgement (text "
+        "and HTML) and runs one write transaction (snapshot known, counters, request, event, "
+        "pieces, outbox) plus the draft DELETE; the outbox worker of the same process then "
+        "builds and writes each message. Next steps: record at each step POST a stamp of "
+        "what the step was validated against (values read, version, day) so that the "
+        "submission re-validates only steps whose stamp changed, and let `engine.rules` "
+        "return steps, documents and values from one evaluation.",
         "",
     ]
     return "\n".join(lines)
