@@ -9,7 +9,7 @@ form a cycle. Type problems come from ``engine.conditions.check``.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,15 +36,22 @@ class _Field:
     step: int  # index of its step
     step_id: str
     raw: Mapping[str, Any]
+    trusted: bool = True  # its schema check passed: its type and choices can be relied on
 
     @property
     def info(self) -> conditions.FieldInfo:
         return field_info(self.raw)
 
 
+def _ftype(fld: Mapping[str, Any]) -> str:
+    """The field's type; a malformed one (a schema problem) reads as text."""
+    ftype = fld.get("type", "text")
+    return ftype if isinstance(ftype, str) else "text"
+
+
 def field_info(fld: Mapping[str, Any]) -> conditions.FieldInfo:
     """How a condition sees a field: its kind and, for choice fields, its values."""
-    ftype = fld.get("type", "text")
+    ftype = _ftype(fld)
     kind = _KINDS.get(ftype, "string")
     choices = None
     # Without `choices` (a problem reported on its own) any value may be meant: no check.
@@ -54,29 +61,72 @@ def field_info(fld: Mapping[str, Any]) -> conditions.FieldInfo:
     return conditions.FieldInfo(kind, choices)
 
 
-def check_conditions(proc: Mapping[str, Any]) -> Iterator[CondProblem]:
-    """Every problem of the conditions of one (schema-valid) procedure."""
-    steps: list[Mapping[str, Any]] = proc.get("steps") or []
-    known = {
-        f["id"]: _Field(f["id"], s, str(step.get("id")), f)
-        for s, step in enumerate(steps)
-        for f in step.get("fields") or []
-        if f.get("type") not in NO_VALUE
-    }
+def _always(*path: str | int) -> bool:
+    return True
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _entries(items: object) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(index, item) of the mappings with a text `id` in a list (others are schema problems)."""
+    for index, entry in enumerate(_list(items)):
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+            yield index, entry
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """Where a condition sits: its step, the field it hides, the group of that field."""
+
+    step: int
+    own_id: str = ""
+    group: str = ""
+
+
+def check_conditions(
+    proc: Mapping[str, Any], ok: Callable[..., bool] = _always
+) -> Iterator[CondProblem]:
+    """Every problem of the conditions of one procedure.
+
+    ``ok(*path)`` tells whether the schema found no problem at ``path``: a condition is checked
+    only where it is well-formed, and its types only when the fields it reads are well-formed.
+    """
+    steps = _list(proc.get("steps"))
+    known: dict[str, _Field] = {}
+    grouped: dict[str, str] = {}  # sub-field id -> id of its (first) group
     for s, step in enumerate(steps):
-        if step.get("visible_if") is not None:
+        if not isinstance(step, dict):
+            continue
+        for f, fld in _entries(step.get("fields")):
+            if _ftype(fld) in NO_VALUE:
+                continue
+            trusted = ok("steps", s, "fields", f)
+            known[fld["id"]] = _Field(fld["id"], s, str(step.get("id")), fld, trusted)
+            for _, sub in _entries(fld.get("fields") if fld.get("type") == "group" else None):
+                grouped.setdefault(sub["id"], fld["id"])
+    for s, step in enumerate(steps):
+        if not isinstance(step, dict):
+            continue
+        if step.get("visible_if") is not None and ok("steps", s, "visible_if"):
             earlier = {k: v for k, v in known.items() if v.step < s}
-            yield from _one(step["visible_if"], ("steps", s), earlier, known, s, "")
-        for f, fld in enumerate(step.get("fields") or []):
+            yield from _one(step["visible_if"], ("steps", s), earlier, known, grouped, _Where(s))
+        for f, fld in _entries(step.get("fields")):
             if fld.get("visible_if") is None and fld.get("type") != "group":
                 continue  # the usual field: nothing to check, no scope to build
             path = ("steps", s, "fields", f)
-            allowed = {k: v for k, v in known.items() if v.step <= s and k != fld.get("id")}
-            yield from _one(fld.get("visible_if"), path, allowed, known, s, fld.get("id", ""))
-            yield from _group(fld, path, allowed, known, s)
-        yield from _cycles(step, s)
-    for d, doc in enumerate(proc.get("documents") or []):
-        yield from _one(doc.get("visible_if"), ("documents", d), known, known, len(steps), "")
+            allowed = {k: v for k, v in known.items() if v.step <= s and k != fld["id"]}
+            if ok(*path, "visible_if"):
+                where = _Where(s, fld["id"])
+                yield from _one(fld.get("visible_if"), path, allowed, known, grouped, where)
+            if fld.get("type") == "group":
+                yield from _group(fld, path, allowed, known, grouped, s, ok)
+        yield from _cycles(step, s, ok)
+    for d, doc in enumerate(_list(proc.get("documents"))):
+        if isinstance(doc, dict) and ok("documents", d, "visible_if"):
+            where = _Where(len(steps))
+            yield from _one(doc.get("visible_if"), ("documents", d), known, known, grouped, where)
 
 
 def _group(
@@ -84,17 +134,25 @@ def _group(
     path: KeyPath,
     allowed: dict[str, _Field],
     known: dict[str, _Field],
+    grouped: dict[str, str],
     step: int,
+    ok: Callable[..., bool],
 ) -> Iterator[CondProblem]:
-    subs = [sub for sub in group.get("fields") or [] if sub.get("type") not in NO_VALUE]
-    step_id = known[group["id"]].step_id if group.get("id") in known else ""
-    for g, sub in enumerate(group.get("fields") or []):
+    subs = [sub for _, sub in _entries(group.get("fields")) if _ftype(sub) not in NO_VALUE]
+    step_id = known[group["id"]].step_id if group["id"] in known else ""
+    for g, sub in _entries(group.get("fields")):
+        sub_path = (*path, "fields", g)
+        if sub.get("visible_if") is None or not ok(*sub_path, "visible_if"):
+            continue
         siblings = {
-            s["id"]: _Field(s["id"], step, step_id, s) for s in subs if s.get("id") != sub.get("id")
+            other["id"]: _Field(other["id"], step, step_id, other, ok(*path, "fields"))
+            for other in subs
+            if other["id"] != sub["id"]
         }
         scope = {**allowed, **siblings}
         every = {**known, **siblings}
-        yield from _one(sub.get("visible_if"), (*path, "fields", g), scope, every, step, sub["id"])
+        where = _Where(step, sub["id"], group["id"])
+        yield from _one(sub["visible_if"], sub_path, scope, every, grouped, where)
 
 
 def _one(
@@ -102,16 +160,16 @@ def _one(
     path: KeyPath,
     allowed: Mapping[str, _Field],
     known: Mapping[str, _Field],
-    step: int,
-    own_id: str,
+    grouped: Mapping[str, str],
+    where: _Where,
 ) -> Iterator[CondProblem]:
     if not isinstance(source, str):
         return
-    where = (*path, "visible_if")
+    at = (*path, "visible_if")
     try:
         expr = conditions.parse(source)
     except conditions.ConditionError as exc:
-        yield where, f"invalid condition: {exc.message}", "", exc.column
+        yield at, f"invalid condition: {exc.message}", "", exc.column
         return
     scope_problems = False
     names = conditions.references(expr)
@@ -119,39 +177,48 @@ def _one(
         if name in allowed:
             continue
         scope_problems = True
-        yield where, *_scope_problem(name, known, step, own_id), 0
-    if not scope_problems:
-        # Only the fields it reads: unknown names were reported above.
+        yield at, *_scope_problem(name, known, grouped, where), 0
+    # Only the fields it reads (unknown names were reported above), and only when their own
+    # definition is well-formed: a broken field's type would give bogus type problems.
+    if not scope_problems and all(allowed[name].trusted for name in names):
         infos = {name: allowed[name].info for name in names}
         for message in conditions.check(expr, infos):
-            yield where, f"condition: {message}", "", 0
+            yield at, f"condition: {message}", "", 0
 
 
 def _scope_problem(
-    name: str, known: Mapping[str, _Field], step: int, own_id: str
+    name: str, known: Mapping[str, _Field], grouped: Mapping[str, str], where: _Where
 ) -> tuple[str, str]:
-    if name == own_id:
+    if name == where.own_id:
         return f"condition of field '{name}' refers to itself", "a field cannot hide itself"
+    if name == where.group:
+        message = f"a field of group '{name}' cannot refer to the group itself"
+        return message, "it may read the other fields of its row and the fields outside the group"
     target = known.get(name)
+    if target is None and name in grouped:
+        message = (
+            f"field '{name}' belongs to group '{grouped[name]}'; "
+            "only fields of the same group row can refer to it"
+        )
+        return message, ""
     if target is None:
         close = difflib.get_close_matches(name, list(known), n=1)
         hint = f"did you mean '{close[0]}'?" if close else ""
         return f"condition refers to unknown field '{name}'", hint
-    if target.step >= step:
+    if target.step >= where.step:
         message = f"condition refers to field '{name}' of a later step '{target.step_id}'"
-        if target.step == step:
+        if target.step == where.step:
             message = f"condition refers to field '{name}' of its own step '{target.step_id}'"
         return message, "a condition may only read what the citizen already answered"
     return f"condition refers to field '{name}' that it cannot read", ""
 
 
-def _cycles(step: Mapping[str, Any], s: int) -> Iterator[CondProblem]:
+def _cycles(step: Mapping[str, Any], s: int, ok: Callable[..., bool]) -> Iterator[CondProblem]:
     """Fields of one step whose conditions depend on each other in a loop."""
-    fields = [f for f in step.get("fields") or [] if isinstance(f.get("id"), str)]
-    index = {f["id"]: i for i, f in enumerate(fields)}
+    index = {fld["id"]: f for f, fld in _entries(step.get("fields"))}
     edges: dict[str, list[str]] = {}
-    for fld in fields:
-        if not isinstance(fld.get("visible_if"), str):
+    for f, fld in _entries(step.get("fields")):
+        if not isinstance(fld.get("visible_if"), str) or not ok("steps", s, "fields", f):
             continue
         try:
             refs = conditions.references(conditions.parse(fld["visible_if"]))

@@ -60,23 +60,40 @@ class LoadedFile:
 
     def valid_at(self, base: KeyPath) -> bool:
         """False when a schema problem lies inside ``base`` or above it."""
-        for bad in self.bad_paths:
-            n = min(len(bad), len(base))
-            if bad[:n] == base[:n]:
-                return False
-        return True
+        return not self.bad_under(base)
+
+    def bad_under(self, base: KeyPath) -> tuple[KeyPath, ...]:
+        """The paths of schema problems inside ``base`` (relative to it) or above it (``()``)."""
+        return tuple(bad[len(base) :] for bad in self.bad_paths if _overlaps(bad, base))
+
+
+def _overlaps(one: KeyPath, other: KeyPath) -> bool:
+    """One path lies inside the other (or they are equal)."""
+    n = min(len(one), len(other))
+    return one[:n] == other[:n]
 
 
 @dataclass(slots=True)
 class Item:
-    """A layered item: its data, where it comes from, and whether its schema check passed."""
+    """A layered item: its data, where it comes from, and where its schema check failed."""
 
     kind: str  # procedure, workflow, news, document type, service, agenda, theme
     id: str
     data: dict[str, Any]
     entry: FileEntry
     base: KeyPath  # where the item sits in its file: () or (id,) or ("themes", index)
-    valid: bool
+    bad: tuple[KeyPath, ...] = ()  # paths (relative to the item) of its schema problems
+
+    @property
+    def valid(self) -> bool:
+        return not self.bad
+
+    def ok(self, *path: str | int) -> bool:
+        """True when no schema problem lies at ``path`` of the item, inside it or above it.
+
+        Cross-checks run on the well-formed parts of an item whose schema check failed.
+        """
+        return not any(_overlaps(bad, path) for bad in self.bad)
 
     @property
     def source(self) -> Source:
@@ -88,17 +105,40 @@ class Layered:
     """The result of stacking the layers, before cross-checks and compilation."""
 
     portal: dict[str, Any] | None = None
-    portal_valid: bool = True
-    # top-level portal key -> the file that set it last (problems about it point there)
+    # paths of the schema problems of every portal.yaml (a merged key is checked only when
+    # no layer has a problem at it)
+    portal_bad: list[KeyPath] = field(default_factory=list)
+    # portal key -> the file that set it last (problems about it point there); the keys of
+    # a mapping are also recorded as "mapping.key" ("colours.primary")
     portal_keys: dict[str, FileEntry] = field(default_factory=dict)
     portal_entry: FileEntry | None = None
     items: dict[str, dict[str, Item]] = field(default_factory=dict)
     history: dict[tuple[str, str], History] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     layers: tuple[str, ...] = ()
+    # (kind, id) of the files that could not be loaded ((kind, "*") for a file of many
+    # items): references to them wait for a second run instead of being reported unknown
+    unloaded: set[tuple[str, str]] = field(default_factory=set)
 
     def of(self, kind: str) -> dict[str, Item]:
         return self.items.setdefault(kind, {})
+
+    def portal_ok(self, *path: str | int) -> bool:
+        """True when no portal.yaml has a schema problem at ``path``, inside or above it."""
+        return not any(_overlaps(bad, path) for bad in self.portal_bad)
+
+    def not_loaded(self, kind: str, item_id: str) -> bool:
+        """The item's file, or the file holding items of its kind, could not be loaded."""
+        return (kind, item_id) in self.unloaded or (kind, "*") in self.unloaded
+
+
+def unloaded_keys(entry: FileEntry) -> list[tuple[str, str]]:
+    """What a file that could not be loaded may have defined (see ``Layered.unloaded``)."""
+    if entry.kind == "portal":
+        return [("portal", "*"), ("theme", "*")]
+    if entry.kind in MAPPING_ITEM_KIND:
+        return [(MAPPING_ITEM_KIND[entry.kind], "*")]
+    return [(entry.kind, entry.path.stem)]
 
 
 def display_path(path: Path) -> str:
@@ -123,9 +163,10 @@ def discover(layer: Path) -> tuple[list[FileEntry], list[Problem]]:
         return [], [Problem(name, 0, 0, f"layer folder '{name}' {what}", hint=hint)]
     files: list[FileEntry] = []
     problems: list[Problem] = []
-    for path in sorted(layer.iterdir()):
-        if path.name.startswith(".") or path.name in IGNORED_ROOT:
-            continue
+    children = [p for p in sorted(layer.iterdir()) if not _ignored(p)]
+    if children and not any(_known(p) for p in children):
+        return [], [_not_a_layer(layer, name)]
+    for path in children:
         if path.is_file() and path.name in ROOT_FILES:
             display = _child_name(name, path)
             files.append(FileEntry(ROOT_FILES[path.name], path, display, name, layer))
@@ -136,6 +177,26 @@ def discover(layer: Path) -> tuple[list[FileEntry], list[Problem]]:
         else:
             problems.append(_stray(path, list(ROOT_FILES) + list(ITEM_FOLDERS)))
     return files, problems
+
+
+def _ignored(path: Path) -> bool:
+    return path.name.startswith(".") or path.name in IGNORED_ROOT
+
+
+def _known(path: Path) -> bool:
+    return path.name in ROOT_FILES or (path.name in ITEM_FOLDERS and path.is_dir())
+
+
+def _not_a_layer(layer: Path, name: str) -> Problem:
+    """One problem for a folder that holds none of a layer's files (instead of one per file)."""
+    names = [*ROOT_FILES, *(f"{folder}/" for folder in ITEM_FOLDERS)]
+    message = f"'{name}' is not a pack layer: it has no {', '.join(names[:-1])} or {names[-1]}"
+    parent = layer.resolve().parent
+    if any(_known(p) for p in parent.iterdir()):
+        hint = f"did you mean '{display_path(parent)}'?"
+    else:
+        hint = "give the folder holding portal.yaml and procedures/"
+    return Problem(name, 0, 0, message, hint=hint)
 
 
 def _folder_files(
@@ -222,6 +283,7 @@ def _place(
     history = out.history.setdefault((kind, item_id), [])
     entry = loaded.entry
     if data.get("disabled") is True:
+        _extra_keys(out, loaded, data, base)
         if item_id not in items:
             out.problems.append(
                 Problem(
@@ -240,21 +302,40 @@ def _place(
         history.append((entry.layer, entry.display, DISABLED))
         return
     action = REPLACED if item_id in items else ADDED
-    valid = loaded.valid_at(base)
-    items[item_id] = Item(kind, item_id, data, entry, base, valid)
+    items[item_id] = Item(kind, item_id, data, entry, base, loaded.bad_under(base))
     history.append((entry.layer, entry.display, action))
+
+
+def _extra_keys(out: Layered, loaded: LoadedFile, data: dict[str, Any], base: KeyPath) -> None:
+    """A disabled item holds nothing else: more keys usually mean a replacement was meant."""
+    extra = [str(k) for k in data if k not in ("disabled", "id")]
+    if not extra:
+        return
+    names = ", ".join(f"'{k}'" for k in extra)
+    out.problems.append(
+        Problem(
+            loaded.entry.display,
+            0,
+            0,
+            f"a disabled item holds only `disabled: true`; remove {names}",
+            path=(*base, extra[0]),
+            hint="to replace the item instead, remove `disabled: true`",
+        )
+    )
 
 
 def _merge_portal(out: Layered, loaded: LoadedFile) -> None:
     data: dict[str, Any] = loaded.data
     entry = loaded.entry
     first = out.portal is None
-    out.portal_valid = out.portal_valid and loaded.valid_at(())
+    out.portal_bad += loaded.bad_paths
     themes = data.get("themes")
     rest = {k: v for k, v in data.items() if k != "themes"}
     out.portal = deep_merge(out.portal or {}, rest)
-    for key in data:
+    for key, value in data.items():
         out.portal_keys[key] = entry
+        for sub in value if isinstance(value, dict) else ():
+            out.portal_keys[f"{key}.{sub}"] = entry
     out.portal_entry = entry
     history = out.history.setdefault(("portal", "portal"), [])
     history.append((entry.layer, entry.display, ADDED if first else "overridden"))

@@ -553,18 +553,30 @@ def check(kind: str, data: object, file: str) -> list[Problem]:
     the offending node; for an unknown key, the key itself) and leave line and column at 0:
     the pipeline locates them by re-reading the failing file with marks.
     """
+    return check_with_scopes(kind, data, file)[0]
+
+
+# A missing key is reported at its container, but only the key is broken: the scope of the
+# problem is this pseudo-key under the container, so the container's other parts stay usable.
+MISSING = "\x00missing"
+
+
+def check_with_scopes(kind: str, data: object, file: str) -> tuple[list[Problem], list[KeyPath]]:
+    """`check`, and the key path of the part each problem makes unusable for cross-checks."""
     if is_valid(kind, data):
-        return []
+        return [], []
     from engine.schema_messages import explain
 
     seen: set[tuple[KeyPath, str]] = set()
     problems: list[Problem] = []
+    scopes: list[KeyPath] = []
     for error in _detailed_validator(kind).iter_errors(data):
         for path, message, hint in explain(kind, data, error):
+            scopes.append((*path, MISSING) if error.validator == "required" else path)
             if (path, message) not in seen:
                 seen.add((path, message))
                 problems.append(Problem(file, 0, 0, message, path, hint))
-    return sorted(problems, key=lambda p: _document_order(data, p.path))
+    return sorted(problems, key=lambda p: _document_order(data, p.path)), scopes
 
 
 def _document_order(data: object, path: KeyPath) -> tuple[int, ...]:

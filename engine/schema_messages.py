@@ -217,6 +217,9 @@ def _explain_value(path: KeyPath, validator: str, value: Any, instance: Any) -> 
         expected = value if isinstance(value, str) else value[0]
         if not path and instance is None:
             return path, wrong_type(expected, instance)[0], "the file is empty"
+        if instance is None and path[-2:-1] == ("colours",):
+            # `primary: #1f4e79` unquoted: YAML reads a comment, so the key holds nothing.
+            return path, wrong_type(expected, instance)[0], "a # starts a comment: quote the colour"
         return (path, *wrong_type(expected, instance))
     if validator == "enum":
         options = [str(v) for v in value]

@@ -1,7 +1,8 @@
 """The validation pipeline: discover, load, schema-check, layer, cross-check, compile.
 
 Every problem of every file is reported in one run: a file whose schema check fails does not
-stop the others, and cross-checks skip only the items whose own schema check failed. Problems
+stop the others, and cross-checks skip only the parts of an item whose own schema check failed
+(``Item.ok``); references to the items of a file that could not be loaded are not reported. Problems
 carry key paths until the end, when the files that have problems are read again with line marks
 (``engine.yamlsafe.locate``): a valid pack never pays for marks.
 """
@@ -18,7 +19,16 @@ from engine import schema
 from engine.compiler import compile_pack
 from engine.crosscheck import Finding, check_pack
 from engine.errors import DefinitionErrors, Problem
-from engine.layers import FileEntry, History, Layered, LoadedFile, discover, display_path, stack
+from engine.layers import (
+    FileEntry,
+    History,
+    Layered,
+    LoadedFile,
+    discover,
+    display_path,
+    stack,
+    unloaded_keys,
+)
 from engine.model import Pack
 from engine.yamlsafe import load_yaml, locate, locate_value
 
@@ -55,14 +65,20 @@ def validate_layers(paths: Sequence[Path], *, root: Path | None = None) -> Valid
     # the schema, of layering and of cross-checks carry a key path to locate.
     keyed: list[Problem] = []
     loaded: list[LoadedFile] = []
+    unloaded: set[tuple[str, str]] = set()
     for entry in entries:
         one, load_problems = _load(entry)
         problems += load_problems
-        if one is not None:
-            loaded.append(one)
-            keyed += schema.check(entry.kind, one.data, entry.display)
-            one.bad_paths = [p.path for p in keyed if p.file == entry.display]
+        if one is None:
+            unloaded.update(unloaded_keys(entry))
+            continue
+        loaded.append(one)
+        schema_problems, one.bad_paths = schema.check_with_scopes(
+            entry.kind, one.data, entry.display
+        )
+        keyed += schema_problems
     layered = stack(loaded, [display_path(p) for p in layers])
+    layered.unloaded = unloaded
     findings = [Finding(p) for p in keyed + layered.problems] + check_pack(layered)
     located = _locate(findings, {e.display: e.path for e in entries}) + problems
     located.sort(key=lambda p: (p.file, p.line, p.column, p.message))

@@ -205,8 +205,42 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, file: str, text: str) -> Definiti
     if exc.context:
         message += f" {exc.context}"
     lines = text.splitlines()
+    hashed = _hash_value(exc, lines)
+    if hashed:
+        line, column, value = hashed
+        return _error(file, line, column, message, _hash_hint(value))
     bad_line = lines[line - 1] if 0 < line <= len(lines) else ""
     return _error(file, line, column, message, _syntax_hint(exc, bad_line))
+
+
+# `key: #value` inside braces or brackets: the `#` starts a comment, which eats the closing
+# brace; the parser then fails on a later line. The line to show is the one of the `#`.
+_HASH_VALUE = re.compile(r":\s+(#[^\s,}\]]*)")
+# The same after an opening brace or bracket on the line, when the parser's marks do not say
+# where the flow started (it may report the end of the file).
+_FLOW_HASH = re.compile(r"[{\[][^#]*?:\s+(#[^\s,}\]]*)")
+_COLOUR = re.compile(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?")
+
+
+def _hash_value(exc: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int, int, str] | None:
+    """(line, column, value) of an unquoted value starting with `#` in the failing flow."""
+    if "flow" not in (exc.context or "") or exc.context_mark is None or exc.problem_mark is None:
+        return None
+    last = min(exc.problem_mark.line, len(lines) - 1)
+    for number in range(exc.context_mark.line, last + 1):
+        found = _HASH_VALUE.search(lines[number])
+        if found:
+            return number + 1, found.start(1) + 1, found.group(1)
+    for number in range(last, -1, -1):
+        found = _FLOW_HASH.search(lines[number])
+        if found:
+            return number + 1, found.start(1) + 1, found.group(1)
+    return None
+
+
+def _hash_hint(value: str) -> str:
+    what = "the colour" if _COLOUR.fullmatch(value) else "the value"
+    return f'a # starts a comment in YAML: quote {what}, "{value}"'
 
 
 def _syntax_hint(exc: yaml.MarkedYAMLError, bad_line: str) -> str:

@@ -86,8 +86,15 @@ ONE_STEP = """\
         ),
         pytest.param(
             "open: {from: 2026-07-01, until: 2026-05-01}\n",
-            "4:26: error: 'from' (2026-07-01) is after 'until' (2026-05-01) (swap the dates)",
+            "4:26: error: the opening date must be before the closing date "
+            "(swap the dates: from 2026-07-01, until 2026-05-01)",
             id="window",
+        ),
+        pytest.param(
+            "open: {from: 2026-05-01, until: 2025-07-15}\n",
+            "4:26: error: the opening date must be before the closing date "
+            "(check the years: from 2026-05-01, until 2025-07-15)",
+            id="window-year-typo",
         ),
     ],
 )
@@ -405,13 +412,22 @@ def test_workflow_without_final_state_or_cancel_to(pack: Pack) -> None:
     ]
 
 
-def test_missing_default_workflow(pack: Pack) -> None:
+def test_missing_default_workflow_is_reported_once(pack: Pack) -> None:
     pack.remove("workflows/default.yaml")
     assert pack.problems() == [
-        f"{PROC}:1:1: error: unknown workflow 'default' (the default) (add workflows/<id>.yaml)",
-        "pack/procedures/inscription-cantine.yaml:1:1: error: unknown workflow 'default' "
-        "(the default) (add workflows/<id>.yaml)",
+        f"{PROC}:1:1: error: no workflow 'default' (procedures without `workflow:` use it, "
+        "this one and 1 other: add workflows/default.yaml)",
     ]
+
+
+def test_default_workflow_is_required_only_when_used(pack: Pack) -> None:
+    default = pack.root / "pack/workflows/default.yaml"
+    pack.write("workflows/circuit.yaml", default.read_text(encoding="utf-8"))
+    pack.remove("workflows/default.yaml")
+    for name in ("acte-naissance", "inscription-cantine"):
+        path = pack.root / "pack/procedures" / f"{name}.yaml"
+        path.write_text("workflow: circuit\n" + path.read_text(encoding="utf-8"))
+    assert pack.problems() == []
 
 
 def test_portal_references(pack: Pack) -> None:
@@ -445,8 +461,8 @@ def test_news_publication_window_and_agenda_hours(pack: Pack) -> None:
     )
     assert pack.problems() == [
         "pack/agendas.yaml:4:14: error: opening range '12:00-09:00' ends before it starts",
-        "pack/news/fete.yaml:4:29: error: 'from' (2026-07-01) is after 'until' (2026-06-01) "
-        "(swap the dates)",
+        "pack/news/fete.yaml:4:29: error: the publication start date must be before its end "
+        "date (swap the dates: from 2026-07-01, until 2026-06-01)",
     ]
 
 

@@ -80,8 +80,9 @@ def test_references_to_a_disabled_item_are_errors(layered: Pack) -> None:
     layered.write("../overlay/document-types.yaml", "justificatif-domicile: {disabled: true}\n")
     (layered.root / "overlay/procedures/acte-naissance.yaml").unlink()
     assert [p.format() for p in layered.validate("overlay").problems] == [
-        "pack/procedures/acte-naissance.yaml:8:5: error: unknown document type "
-        "'justificatif-domicile' (it is disabled by overlay/document-types.yaml)"
+        "pack/procedures/acte-naissance.yaml:8:5: error: document type "
+        "'justificatif-domicile' is disabled by overlay/document-types.yaml (choose another "
+        "document type, or replace or disable this procedure in that layer too)"
     ]
 
 
