@@ -9,6 +9,9 @@ the ``sent_at`` update, the lease expires and the message is sent again: deliver
 rare duplicate carries the same Message-ID and mail clients and servers can recognise it.
 A failed send increments ``attempts``, records ``last_error`` and schedules the next try
 with exponential backoff (capped); nothing is ever dropped.
+
+Once a message is sent its bodies are blanked: an acknowledgement holds the citizen's private
+tracking link, a bearer secret whose hash alone the database may keep (``requests.token_hash``).
 """
 
 from __future__ import annotations
@@ -207,7 +210,14 @@ async def _deliver_one(db: Database, sender: Sender, row: dict[str, Any], now: d
     await db.execute(
         outbox.update()
         .where(outbox.c.id == row["id"])
-        .values(sent_at=now, claimed_until=None, attempts=row["attempts"] + 1, last_error=None)
+        .values(
+            sent_at=now,
+            claimed_until=None,
+            attempts=row["attempts"] + 1,
+            last_error=None,
+            text_body="",
+            html_body="",
+        )
     )
     return True
 

@@ -102,6 +102,18 @@ async def test_smtp_delivers_text_and_html_once(db: Database) -> None:
     assert await pending_count(db) == 0
 
 
+async def test_sent_message_bodies_are_blanked(db: Database, tmp_path: Path) -> None:
+    # An acknowledgement carries the private tracking link: once sent, the database keeps
+    # only the envelope of the message.
+    await enqueue(db, MAIL, NOW)
+    row = await outbox_row(db)
+    assert row["text_body"] == MAIL.text and row["html_body"] == MAIL.html
+    assert await deliver_pending(db, MaildirSender(tmp_path / "mail"), NOW) == 1
+    row = await outbox_row(db)
+    assert (row["text_body"], row["html_body"]) == ("", "")
+    assert row["subject"] == MAIL.subject and row["to_addr"] == MAIL.to
+
+
 async def test_server_down_then_back_retries_with_backoff(db: Database) -> None:
     inbox = Inbox()
     port = free_port()
