@@ -311,7 +311,9 @@ def _extra_keys(out: Layered, loaded: LoadedFile, data: dict[str, Any], base: Ke
     extra = [str(k) for k in data if k not in ("disabled", "id")]
     if not extra:
         return
-    names = ", ".join(f"'{k}'" for k in extra)
+    names = ", ".join(f"'{k}'" for k in extra[:3])
+    if len(extra) > 3:
+        names += f" and {len(extra) - 3} other key{'s' if len(extra) > 4 else ''}"
     out.problems.append(
         Problem(
             loaded.entry.display,

@@ -479,3 +479,129 @@ def test_all_files_are_reported_in_one_run(pack: Pack) -> None:
         f"{PROC}:4:1",
         "pack/services.yaml:1:33",
     ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        pytest.param(
+            "{id: j, type: multichoice, label: J, choices: [a, b], max: 3}",
+            [
+                "8:63: error: max allows 3 ticked boxes but there are only 2 choices "
+                "(lower max to 2, or add choices)"
+            ],
+            id="multichoice-max",
+        ),
+        pytest.param(
+            "{id: j, type: multichoice, label: J, choices: [a, b], min: 3, max: 2}",
+            [
+                "8:63: error: min asks for 3 ticked boxes but there are only 2 choices "
+                "(lower min to 2, or add choices)",
+                "8:71: error: min (3) is greater than max (2) (swap min and max)",
+            ],
+            id="multichoice-min",
+        ),
+        pytest.param(
+            "{id: e, type: group, label: E, required: true, "
+            "fields: [{id: a, type: heading, text: A}]}",
+            [
+                "8:40: error: 'required' does not apply to a field of type 'group' "
+                "(write `min: 1` to ask for at least one row)"
+            ],
+            id="group-required",
+        ),
+        pytest.param(
+            "id: mineurs\n"
+            "        type: group\n"
+            "        label: Mineurs\n"
+            "        fields:\n"
+            "          - {id: prenom, type: text, label: Prénom}\n"
+            "          - {id: age, type: number, label: Âge, visible_if: mineurs is not empty}\n"
+            "      - {id: autre, type: text, label: Autre, visible_if: \"prenom == 'Léa'\"}",
+            [
+                "13:49: error: a field of group 'mineurs' cannot refer to the group itself "
+                "(it may read the other fields of its row and the fields outside the group)",
+                "14:47: error: field 'prenom' belongs to group 'mineurs'; only fields of the "
+                "same group row can refer to it",
+            ],
+            id="group-scope",
+        ),
+    ],
+)
+def test_admin_field_rules(pack: Pack, fields: str, expected: list[str]) -> None:
+    procedure(pack, STEP_HEAD + "      - " + fields + "\n")
+    assert pack.problems() == [f"{PROC}:{e}" for e in expected]
+
+
+def test_a_reference_to_a_disabled_theme_names_the_overlay(pack: Pack) -> None:
+    Pack(pack.root, "overlay", "overlay")  # disables the theme 'enfance'
+    (pack.root / "overlay/procedures/inscription-cantine.yaml").unlink()
+    assert pack.problems("overlay") == [
+        "pack/procedures/inscription-cantine.yaml:2:1: error: theme 'enfance' is disabled by "
+        "overlay/portal.yaml (choose another theme, or replace or disable this procedure in "
+        "that layer too)",
+    ]
+
+
+def test_cross_checks_run_beside_schema_problems(pack: Pack) -> None:
+    procedure(
+        pack,
+        """\
+  - id: acte
+    title: L'acte
+    fields:
+      - {id: nom, type: text, label: Nom, requierd: true}
+      - {id: envoi, type: choice, label: Envoi, choices: [courrier, guichet]}
+      - {id: motif, type: text, label: Motif, visible_if: "envoi == 'fax'"}
+      - {id: note, type: text, label: Note, visible_if: "evnoi is empty"}
+      - {id: age, type: number, label: Âge, min: 5, max: 2, couleur: 3}
+""",
+        head="theme: etat-civi\nworkflow: defaut\nquota: {max: 0}\n",
+    )
+    text = (
+        (pack.root / PROC)
+        .read_text(encoding="utf-8")
+        .replace("title: Acte\ntheme: etat-civil\n", "")
+    )
+    (pack.root / PROC).write_text(text, encoding="utf-8")
+    assert pack.problems() == [
+        f"{PROC}:1:1: error: missing required key 'title' in procedure",
+        f"{PROC}:2:1: error: unknown theme 'etat-civi' (did you mean 'etat-civil'?)",
+        f"{PROC}:3:1: error: unknown workflow 'defaut' (did you mean 'default'?)",
+        f"{PROC}:4:9: error: 0 is less than the minimum of 1",
+        f"{PROC}:9:43: error: unknown key 'requierd' in field 'nom' (did you mean 'required'?)",
+        f"{PROC}:11:47: error: condition: 'fax' is not a choice of field 'envoi' "
+        "(choices: courrier, guichet)",
+        f"{PROC}:12:45: error: condition refers to unknown field 'evnoi' (did you mean 'envoi'?)",
+        # the field with a schema problem gets its per-type checks (min > max) in a second run
+        f"{PROC}:13:61: error: unknown key 'couleur' in field 'age'",
+    ]
+
+
+def test_a_condition_reading_a_broken_field_gets_no_type_check(pack: Pack) -> None:
+    procedure(
+        pack,
+        STEP_HEAD + "      - {id: n, type: nombre, label: N}\n"
+        "      - {id: m, type: text, label: M, visible_if: \"n > 'douze'\"}\n"
+        '      - {id: o, type: text, label: O, visible_if: "x is empty"}\n',
+    )
+    problems = pack.problems()
+    assert [p.split(": error: ")[1] for p in problems] == [
+        "'nombre' is not one of: text, textarea, email, phone, number, date, choice, "
+        "multichoice, checkbox, address, postal_code, heading, paragraph, group "
+        "(did you mean 'number'?)",
+        "condition refers to unknown field 'x'",
+    ]
+
+
+def test_an_unreadable_file_hides_no_other_problem_and_adds_none(pack: Pack) -> None:
+    pack.write("services.yaml", "etat-civil: {label: [\n")
+    pack.write("workflows/default.yaml", "label: [\n")
+    procedure(pack, ONE_STEP, "documents:\n  - {type: livret}\n")
+    assert [p.split(": error: ")[1] for p in pack.problems()] == [
+        "unknown document type 'livret' (declare it in document-types.yaml)",
+        "invalid YAML: did not find expected node content while parsing a flow node "
+        "(a bracket or brace is not closed)",
+        "invalid YAML: did not find expected node content while parsing a flow node "
+        "(a bracket or brace is not closed)",
+    ]

@@ -142,3 +142,41 @@ def test_absolute_layer_outside_the_current_directory(tmp_path: Path) -> None:
     source = result.pack.procedures["acte-naissance"].source
     assert source is not None
     assert source.file.endswith("tests/fixtures/minimal/procedures/acte-naissance.yaml")
+
+
+def test_a_disabled_item_holds_nothing_else(layered: Pack) -> None:
+    text = (FIXTURES / "minimal/procedures/inscription-cantine.yaml").read_text(encoding="utf-8")
+    layered.write("../overlay/procedures/inscription-cantine.yaml", text + "disabled: true\n")
+    layered.write(
+        "../overlay/services.yaml", "sport: {label: Sport}\nenfance: {label: E, disabled: true}\n"
+    )
+    hint = "to replace the item instead, remove `disabled: true`"
+    assert [p.format() for p in layered.validate("overlay").problems] == [
+        "overlay/procedures/inscription-cantine.yaml:1:1: error: a disabled item holds only "
+        "`disabled: true`; remove 'title', 'theme', 'service' and 5 other keys "
+        f"({hint})",
+        "overlay/services.yaml:2:11: error: a disabled item holds only `disabled: true`; "
+        f"remove 'label' ({hint})",
+    ]
+
+
+def test_a_disabled_theme_keeps_its_id(layered: Pack) -> None:
+    # tests/fixtures/overlay/portal.yaml disables a theme with `{id: enfance, disabled: true}`
+    assert layered.validate("overlay").problems == []
+
+
+def test_a_folder_that_is_not_a_layer_is_one_problem(pack: Pack) -> None:
+    assert pack.problems("pack/procedures") == [
+        "pack/procedures: error: 'pack/procedures' is not a pack layer: it has no portal.yaml, "
+        "document-types.yaml, services.yaml, agendas.yaml, procedures/, workflows/ or news/ "
+        "(did you mean 'pack'?)",
+    ]
+
+
+def test_a_folder_of_strays_far_from_any_pack(tmp_path: Path, pack: Pack) -> None:
+    pack.write("../loin/notes.txt", "x\n")
+    assert pack.problems("loin")[-1] == (
+        "loin: error: 'loin' is not a pack layer: it has no portal.yaml, document-types.yaml, "
+        "services.yaml, agendas.yaml, procedures/, workflows/ or news/ "
+        "(give the folder holding portal.yaml and procedures/)"
+    )

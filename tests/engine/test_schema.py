@@ -460,3 +460,15 @@ def test_valid_files_never_reach_the_detailed_validator(monkeypatch: pytest.Monk
     monkeypatch.setattr(engine.schema, "_detailed_validator", refuse)
     for path, kind in EXAMPLES:
         assert check(kind, load(path), str(path)) == []
+
+
+def test_unquoted_colour_in_block_form_reads_as_nothing() -> None:
+    # `primary: #1f4e79` unquoted: YAML sees `primary:` and a comment
+    data = {"name": "Ville", "colours": {"primary": None}}
+    assert problems("portal", data) == [
+        (
+            "colours.primary",
+            "expected a string, got nothing",
+            "a # starts a comment: quote the colour",
+        )
+    ]

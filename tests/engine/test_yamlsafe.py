@@ -148,3 +148,36 @@ def test_locate_value_of_quoted_and_plain_scalars(tmp_path: Path) -> None:
     assert locate_value(path, ("a",)) == (1, 4, 1)
     assert locate_value(path, ("b",)) == (2, 4, 0)
     assert locate_value(path, ("c",))[2] == -1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "name: Ville\ncolours: {primary: #1f4e79, secondary: '#b34700'}\nthemes: []\n",
+            "f.yaml:2:20: error: invalid YAML: did not find expected ',' or '}' while parsing "
+            'a flow mapping (a # starts a comment in YAML: quote the colour, "#1f4e79")',
+            id="inside-the-flow",
+        ),
+        pytest.param(
+            # the parser only fails at the end of the file: the line shown is the colour's
+            "name: Ville\ncolours: {primary: #1f4e79}\n",
+            "f.yaml:2:20: error: invalid YAML: did not find expected node content while parsing "
+            'a flow node (a # starts a comment in YAML: quote the colour, "#1f4e79")',
+            id="at-the-end-of-the-file",
+        ),
+        pytest.param(
+            "steps: [{id: a, label: #1}]\n",
+            "f.yaml:1:24: error: invalid YAML: did not find expected node content while parsing "
+            'a flow node (a # starts a comment in YAML: quote the value, "#1")',
+            id="not-a-colour",
+        ),
+    ],
+)
+def test_unquoted_hash_in_braces(tmp_path: Path, text: str, expected: str) -> None:
+    assert load_error(tmp_path, text) == expected
+
+
+def test_a_comment_after_a_colon_elsewhere_is_not_blamed(tmp_path: Path) -> None:
+    message = load_error(tmp_path, "a: # a real comment\n  b: 1\nc: [1, 2\n")
+    assert "starts a comment" not in message
