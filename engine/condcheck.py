@@ -69,11 +69,15 @@ def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _entries(items: object) -> Iterator[tuple[int, dict[str, Any]]]:
+def _entries(items: object) -> list[tuple[int, dict[str, Any]]]:
     """(index, item) of the mappings with a text `id` in a list (others are schema problems)."""
-    for index, entry in enumerate(_list(items)):
-        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
-            yield index, entry
+    if not isinstance(items, list):
+        return []
+    return [
+        (index, entry)
+        for index, entry in enumerate(items)
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,45 +90,50 @@ class _Where:
 
 
 def check_conditions(
-    proc: Mapping[str, Any], ok: Callable[..., bool] = _always
+    proc: Mapping[str, Any], ok: Callable[..., bool] | None = None
 ) -> Iterator[CondProblem]:
     """Every problem of the conditions of one procedure.
 
-    ``ok(*path)`` tells whether the schema found no problem at ``path``: a condition is checked
-    only where it is well-formed, and its types only when the fields it reads are well-formed.
+    ``ok(*path)`` tells whether the schema found no problem at ``path`` (``None``: nowhere): a
+    condition is checked only where it is well-formed, and its types only when the fields it
+    reads are well-formed.
     """
+    check = ok or _always
     steps = _list(proc.get("steps"))
+    # (index, step, its fields) once: both passes below and the cycle check use them
+    rows = [
+        (s, st, _entries(st.get("fields"))) for s, st in enumerate(steps) if isinstance(st, dict)
+    ]
     known: dict[str, _Field] = {}
     grouped: dict[str, str] = {}  # sub-field id -> id of its (first) group
-    for s, step in enumerate(steps):
-        if not isinstance(step, dict):
-            continue
-        for f, fld in _entries(step.get("fields")):
-            if _ftype(fld) in NO_VALUE:
+    for s, step, fields in rows:
+        step_id = str(step.get("id"))
+        for f, fld in fields:
+            ftype = _ftype(fld)
+            if ftype in NO_VALUE:
                 continue
-            trusted = ok("steps", s, "fields", f)
-            known[fld["id"]] = _Field(fld["id"], s, str(step.get("id")), fld, trusted)
-            for _, sub in _entries(fld.get("fields") if fld.get("type") == "group" else None):
-                grouped.setdefault(sub["id"], fld["id"])
-    for s, step in enumerate(steps):
-        if not isinstance(step, dict):
-            continue
-        if step.get("visible_if") is not None and ok("steps", s, "visible_if"):
+            trusted = ok is None or ok("steps", s, "fields", f)
+            known[fld["id"]] = _Field(fld["id"], s, step_id, fld, trusted)
+            if ftype == "group":
+                for _, sub in _entries(fld.get("fields")):
+                    grouped.setdefault(sub["id"], fld["id"])
+    for s, step, fields in rows:
+        if step.get("visible_if") is not None and check("steps", s, "visible_if"):
             earlier = {k: v for k, v in known.items() if v.step < s}
             yield from _one(step["visible_if"], ("steps", s), earlier, known, grouped, _Where(s))
-        for f, fld in _entries(step.get("fields")):
+        for f, fld in fields:
             if fld.get("visible_if") is None and fld.get("type") != "group":
                 continue  # the usual field: nothing to check, no scope to build
             path = ("steps", s, "fields", f)
             allowed = {k: v for k, v in known.items() if v.step <= s and k != fld["id"]}
-            if ok(*path, "visible_if"):
+            if check(*path, "visible_if"):
                 where = _Where(s, fld["id"])
                 yield from _one(fld.get("visible_if"), path, allowed, known, grouped, where)
             if fld.get("type") == "group":
-                yield from _group(fld, path, allowed, known, grouped, s, ok)
-        yield from _cycles(step, s, ok)
+                yield from _group(fld, path, allowed, known, grouped, s, check)
+        yield from _cycles(fields, s, check)
     for d, doc in enumerate(_list(proc.get("documents"))):
-        if isinstance(doc, dict) and ok("documents", d, "visible_if"):
+        if isinstance(doc, dict) and check("documents", d, "visible_if"):
             where = _Where(len(steps))
             yield from _one(doc.get("visible_if"), ("documents", d), known, known, grouped, where)
 
@@ -213,12 +222,17 @@ def _scope_problem(
     return f"condition refers to field '{name}' that it cannot read", ""
 
 
-def _cycles(step: Mapping[str, Any], s: int, ok: Callable[..., bool]) -> Iterator[CondProblem]:
+def _cycles(
+    fields: list[tuple[int, dict[str, Any]]], s: int, ok: Callable[..., bool]
+) -> Iterator[CondProblem]:
     """Fields of one step whose conditions depend on each other in a loop."""
-    index = {fld["id"]: f for f, fld in _entries(step.get("fields"))}
+    conditional = [(f, fld) for f, fld in fields if isinstance(fld.get("visible_if"), str)]
+    if len(conditional) < 2:
+        return  # a loop needs two conditions (one reading itself is reported elsewhere)
+    index = {fld["id"]: f for f, fld in fields}
     edges: dict[str, list[str]] = {}
-    for f, fld in _entries(step.get("fields")):
-        if not isinstance(fld.get("visible_if"), str) or not ok("steps", s, "fields", f):
+    for f, fld in conditional:
+        if not ok("steps", s, "fields", f):
             continue
         try:
             refs = conditions.references(conditions.parse(fld["visible_if"]))

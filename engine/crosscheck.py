@@ -99,10 +99,10 @@ def _procedure(item: Item, layered: Layered) -> list[Finding]:
         *_appointment(item),
     ]
     for path, fld in _fields(data):
-        if item.ok(*path):
+        if item.valid or item.ok(*path):
             problems += _field(item, path, fld)
     findings = [Finding(p) for p in problems]
-    for path, message, hint, column in check_conditions(data, item.ok):
+    for path, message, hint, column in check_conditions(data, item.ok if item.bad else None):
         findings.append(Finding(problem(item, path, message, hint), column))
     return findings
 
