@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 FieldType = Literal[
     "text",
@@ -290,6 +290,10 @@ class Procedure:
     acknowledgement: str = ""
     version: str = ""
     source: Source | None = field(default=None, compare=False)
+    # The snapshot the procedure was built from (``engine.snapshot``; its hash is
+    # ``version``), kept so that storage saves it without rebuilding it; empty for a
+    # procedure built by hand.
+    snapshot: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def fields_by_id(self) -> dict[str, Field]:
         """Every value-holding top-level field of every step, by id (ids are pack-unique)."""

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import heapq
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from engine.conditions import evaluate, parse
+from engine.conditions import Expr, evaluate, parse, references
 from engine.model import Actor, DocumentRequirement, Field, Procedure, Step, Transition, Workflow
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -77,6 +79,20 @@ def quota_period_key(per: str, now: dt.datetime) -> str:
 # --- visibility --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """What counts of a procedure's answers, from one evaluation of its conditions.
+
+    ``values``: the values of visible fields of visible steps, in step order (group rows keep
+    only their visible sub-fields); ``steps`` and ``documents``: those whose condition holds,
+    hidden fields reading as empty.
+    """
+
+    values: dict[str, object]
+    steps: tuple[Step, ...]
+    documents: tuple[DocumentRequirement, ...]
+
+
 def _shown(condition: str | None, values: Mapping[str, object]) -> bool:
     return condition is None or evaluate(parse(condition), values)
 
@@ -93,13 +109,178 @@ def field_visible(
     return _shown(field.visible_if, {**values, **row})
 
 
+def visibility(proc: Procedure, values: Mapping[str, object]) -> Visibility:
+    """Visible values, steps and documents of ``values`` in one evaluation.
+
+    The fields are visited once, in an order where every field comes after the fields its
+    own and its step's conditions read (computed once per procedure): each condition then
+    reads final values, which is the fixed point of the module docstring in a single pass.
+    Should the conditions form a cycle (the loader rejects them), the passes are repeated
+    until nothing changes, with a bounded count.
+    """
+    plan = _plan(proc)
+    shown = _fixed_point(proc, values) if plan.order is None else _single_pass(plan, values)
+    return Visibility(
+        shown,
+        tuple(step for step in proc.steps if _shown(step.visible_if, shown)),
+        tuple(doc for doc in proc.documents if _shown(doc.visible_if, shown)),
+    )
+
+
 def visible_values(proc: Procedure, values: Mapping[str, object]) -> dict[str, object]:
     """The values that count: those of visible fields of visible steps, in step order.
 
-    Keys that are not value-holding fields of the procedure are dropped too. Iterates to a
-    fixed point (see the module docstring); with the load-time ban on cycles it ends after at
-    most one pass per level of dependency, and the pass count is bounded regardless.
+    Keys that are not value-holding fields of the procedure are dropped too (see
+    ``visibility``, which also gives the visible steps and documents).
     """
+    return visibility(proc, values).values
+
+
+def visible_steps(proc: Procedure, values: Mapping[str, object]) -> tuple[Step, ...]:
+    """The steps whose condition holds, hidden fields reading as empty."""
+    return visibility(proc, values).steps
+
+
+def visible_documents(
+    proc: Procedure, values: Mapping[str, object]
+) -> tuple[DocumentRequirement, ...]:
+    """The documents asked for, given the answers (hidden fields reading as empty)."""
+    return visibility(proc, values).documents
+
+
+def step_dependencies(proc: Procedure, step: Step) -> frozenset[str]:
+    """The value-holding fields of other steps whose values can change what ``step`` shows.
+
+    The closure of the references of the step's condition and of its fields' (and group
+    sub-fields') conditions, through the conditions of each field reached and of its step:
+    a field two hops away can hide a field that the step reads. What a step's validation
+    depends on, besides its own values and the day, is the values of these fields.
+    """
+    found = _plan(proc).dependencies.get(step.id)
+    return found if found is not None else frozenset()
+
+
+# --- the per-procedure plan ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    field: Field
+    step: Step
+    condition: Expr | None
+    step_condition: Expr | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    order: tuple[_Node, ...] | None  # dependencies first; None when the conditions loop
+    field_ids: tuple[str, ...]  # value-holding fields in step order
+    dependencies: dict[str, frozenset[str]]  # step id -> fields of other steps it reads
+
+
+_PLANS: dict[int, tuple[Procedure, _Plan]] = {}
+_PLAN_LIMIT = 4096
+
+
+def _plan(proc: Procedure) -> _Plan:
+    """The plan of a compiled procedure, built on first use (keyed by identity: hashing a
+    frozen procedure would walk all of it)."""
+    found = _PLANS.get(id(proc))
+    if found is not None and found[0] is proc:
+        return found[1]
+    plan = _build_plan(proc)
+    if len(_PLANS) >= _PLAN_LIMIT:
+        _PLANS.clear()
+    _PLANS[id(proc)] = (proc, plan)
+    return plan
+
+
+def _condition(source: str | None) -> Expr | None:
+    return None if source is None else parse(source)
+
+
+def _reads(field: Field, step: Step) -> frozenset[str]:
+    """The names whose values decide whether ``field`` is shown and which rows it keeps."""
+    sources = (step.visible_if, field.visible_if, *(sub.visible_if for sub in field.fields))
+    return frozenset().union(*(references(parse(s)) for s in sources if s is not None))
+
+
+def _build_plan(proc: Procedure) -> _Plan:
+    nodes = {
+        f.id: _Node(f, step, _condition(f.visible_if), _condition(step.visible_if))
+        for step in proc.steps
+        for f in step.fields
+        if f.holds_value
+    }
+    reads = {fid: _reads(node.field, node.step) & nodes.keys() for fid, node in nodes.items()}
+    return _Plan(
+        order=_topological(nodes, reads),
+        field_ids=tuple(nodes),
+        dependencies={step.id: _closure(step, reads) for step in proc.steps},
+    )
+
+
+def _topological(
+    nodes: dict[str, _Node], reads: dict[str, frozenset[str]]
+) -> tuple[_Node, ...] | None:
+    """``nodes`` with every node after the nodes it reads, else in step order; None when
+    some nodes read each other in a loop."""
+    ids = list(nodes)
+    index = {fid: n for n, fid in enumerate(ids)}
+    waiting = {fid: set(reads[fid]) for fid in ids}
+    readers: dict[str, list[str]] = {fid: [] for fid in ids}
+    for fid, deps in waiting.items():
+        for dep in deps:
+            readers[dep].append(fid)
+    ready = [index[fid] for fid, deps in waiting.items() if not deps]
+    heapq.heapify(ready)
+    order: list[_Node] = []
+    while ready:
+        fid = ids[heapq.heappop(ready)]
+        order.append(nodes[fid])
+        for reader in readers[fid]:
+            waiting[reader].discard(fid)
+            if not waiting[reader]:
+                heapq.heappush(ready, index[reader])
+    return tuple(order) if len(order) == len(ids) else None
+
+
+def _closure(step: Step, reads: dict[str, frozenset[str]]) -> frozenset[str]:
+    own = {f.id for f in step.fields}
+    pending = set().union(*(_reads(f, step) for f in step.fields))
+    if step.visible_if is not None:
+        pending |= references(parse(step.visible_if))
+    seen: set[str] = set()
+    while pending:
+        fid = pending.pop()
+        if fid in reads and fid not in seen:
+            seen.add(fid)
+            pending |= reads[fid] - seen
+    return frozenset(seen - own)
+
+
+def _single_pass(plan: _Plan, raw: Mapping[str, object]) -> dict[str, object]:
+    assert plan.order is not None
+    kept: dict[str, object] = {}
+    step_shown: dict[str, bool] = {}
+    for node in plan.order:
+        fid = node.field.id
+        if fid not in raw:
+            continue
+        if node.step_condition is not None:
+            shown = step_shown.get(node.step.id)
+            if shown is None:
+                shown = step_shown[node.step.id] = evaluate(node.step_condition, kept)
+            if not shown:
+                continue
+        if node.condition is not None and not evaluate(node.condition, kept):
+            continue
+        value = raw[fid]
+        kept[fid] = _visible_rows(node.field, value, kept) if node.field.type == "group" else value
+    return {fid: kept[fid] for fid in plan.field_ids if fid in kept}
+
+
+def _fixed_point(proc: Procedure, values: Mapping[str, object]) -> dict[str, object]:
     current = _one_pass(proc, values, values)
     for _ in range(_field_count(proc) + 1):
         following = _one_pass(proc, values, current)
@@ -149,20 +330,6 @@ def _visible_row(
             break
         current = following
     return current
-
-
-def visible_steps(proc: Procedure, values: Mapping[str, object]) -> tuple[Step, ...]:
-    """The steps whose condition holds, hidden fields reading as empty."""
-    shown = visible_values(proc, values)
-    return tuple(step for step in proc.steps if _shown(step.visible_if, shown))
-
-
-def visible_documents(
-    proc: Procedure, values: Mapping[str, object]
-) -> tuple[DocumentRequirement, ...]:
-    """The documents asked for, given the answers (hidden fields reading as empty)."""
-    shown = visible_values(proc, values)
-    return tuple(doc for doc in proc.documents if _shown(doc.visible_if, shown))
 
 
 # --- workflow ----------------------------------------------------------------------------

@@ -341,6 +341,7 @@ def _procedure_model(
         acknowledgement=s["acknowledgement"],
         version=version,
         source=source,
+        snapshot=s,
     )
 
 

@@ -419,11 +419,17 @@ AUTOCOMPLETE = {
 
 @dataclass
 class Parsed:
-    """Values of one step (stored shapes, or the raw text where coercion failed) and errors."""
+    """Values of one step (stored shapes, or the raw text where coercion failed) and errors.
+
+    ``shown``: the visibility of the other steps' values with this step's (None for the
+    applicant, who has no conditions). Hidden values of the step read as empty in it, so it
+    is also the visibility of the draft once the step's kept values are stored.
+    """
 
     values: dict[str, Any]
     errors: dict[str, str]  # html id -> message, in page order
     action: tuple[str, str, int] | None = None  # ("add"|"remove", group id, row)
+    shown: rules.Visibility | None = None
 
     @property
     def ok(self) -> bool:
@@ -502,9 +508,10 @@ def parse_step(
             action = action or row_action
         elif f.holds_value:
             values[f.id] = _value_of(form, f)
-    shown = _shown_values(proc, sf.step, {**earlier, **values})
+    visibility = _visibility(proc, sf.step, {**earlier, **values})
+    shown = values if visibility is None else visibility.values
     if action is not None:  # a row added or removed: redisplay, no validation yet
-        return Parsed(values, {}, action)
+        return Parsed(values, {}, action, visibility)
     errors: dict[str, str] = {}
     for f in sf.step.fields:
         if not f.holds_value or not rules.field_visible(f, shown):
@@ -519,14 +526,14 @@ def parse_step(
         if len(values[f.id]) < f.min_items:
             errors[html_id(f"{f.id}-add")] = f"Ajoutez au moins {f.min_items} ligne(s)."
     kept = {f.id: shown[f.id] for f in sf.step.fields if f.id in shown}
-    return Parsed(kept, errors)
+    return Parsed(kept, errors, None, visibility)
 
 
-def _shown_values(proc: Procedure, step: Step, values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` with hidden fields dropped; the applicant step has no conditions."""
+def _visibility(proc: Procedure, step: Step, values: dict[str, Any]) -> rules.Visibility | None:
+    """What ``values`` show; None for the applicant step, which has no conditions."""
     if step is APPLICANT_STEP:
-        return values
-    return rules.visible_values(proc, values)
+        return None
+    return rules.visibility(proc, values)
 
 
 def apply_action(values: dict[str, Any], step: Step, action: tuple[str, str, int]) -> None:

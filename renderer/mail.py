@@ -2,7 +2,8 @@
 
 Each mail is plain text plus HTML, built from ``templates/mail/*``. The HTML templates are
 autoescaped (citizen input may hold markup); the text templates are not, since plain text
-has nothing to escape. The environment is module-level: templates compile once.
+has nothing to escape. The environment is module-level and never reloads: each template is
+compiled once and then looked up without checking its file.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
+from engine import rules
 from engine.model import Portal, Procedure, State
 from renderer import summary
 from storage.outbox import Mail
@@ -24,6 +27,7 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     undefined=jinja2.StrictUndefined,
+    auto_reload=False,
 )
 
 
@@ -40,9 +44,56 @@ def _sender(portal: Portal, mail_from: str) -> str | None:
 
 
 def _render(name: str, context: Mapping[str, Any]) -> tuple[str, str]:
+    """The text and HTML parts, each rendered once from the same context."""
     text = _env.get_template(f"mail/{name}.txt").render(context)
     html = _env.get_template(f"mail/{name}.html").render(context)
     return text, html
+
+
+# The récapitulatif of an acknowledgement is a loop over every answer: written here rather
+# than in the templates, where each row costs a loop context and an escape per value (about
+# half of the whole mail), while the frame around it stays in ``templates/mail/ack.*``.
+H3 = '<h3 style="font-size: 1em;">'
+
+
+def recap_text(sections: list[summary.Section], documents: list[summary.Row]) -> str:
+    """The sections and documents of the plain-text acknowledgement, one line per answer."""
+    out: list[str] = []
+    for section in sections:
+        out.append(f"\n{section.title}\n")
+        for row in section.rows:
+            if not row.rows:
+                out.append(f"- {row.label} : {row.value}\n")
+                continue
+            out.append(f"- {row.label} :\n")
+            for n, sub in enumerate(row.rows, start=1):
+                cells = " ; ".join(f"{cell.label} : {cell.value}" for cell in sub)
+                out.append(f"  {n}. {cells}\n")
+    if documents:
+        out.append("\nPièces justificatives\n")
+        out += [f"- {row.label} : {row.value}\n" for row in documents]
+    return "".join(out)
+
+
+def recap_html(sections: list[summary.Section], documents: list[summary.Row]) -> Markup:
+    """The same as HTML; every label and value escaped."""
+    out: list[str] = []
+    for section in sections:
+        out.append(f"{H3}{escape(section.title)}</h3>\n<ul>\n")
+        for row in section.rows:
+            if not row.rows:
+                out.append(f"  <li>{escape(row.label)} : {escape(row.value)}</li>\n")
+                continue
+            subs = "".join(
+                "<li>" + " ; ".join(f"{escape(c.label)} : {escape(c.value)}" for c in sub) + "</li>"
+                for sub in row.rows
+            )
+            out.append(f"  <li>{escape(row.label)} :\n    <ol>{subs}</ol>\n  </li>\n")
+        out.append("</ul>\n")
+    if documents:
+        items = "".join(f"<li>{escape(r.label)} : {escape(r.value)}</li>" for r in documents)
+        out.append(f"{H3}Pièces justificatives</h3>\n<ul>{items}</ul>\n")
+    return Markup("".join(out))
 
 
 def compose_ack(
@@ -50,7 +101,7 @@ def compose_ack(
     portal: Portal,
     proc: Procedure,
     applicant: Mapping[str, Any],
-    values: Mapping[str, Any],
+    shown: rules.Visibility,
     documents: list[dict[str, Any]],
     appointment: Mapping[str, Any] | None,
     reference: str,
@@ -58,15 +109,19 @@ def compose_ack(
     base_url: str,
     mail_from: str = "",
 ) -> Mail:
-    """The acknowledgement: reference, the procedure's text, a summary, the tracking link."""
+    """The acknowledgement: reference, the procedure's text, a summary, the tracking link.
+
+    ``shown`` is the visibility of the submitted values (``engine.rules.visibility``).
+    """
+    sections = summary.sections(shown)
+    rows = summary.document_rows(proc, documents)
     context = {
         "portal": portal,
         "proc": proc,
         "reference": reference,
         "applicant": applicant,
-        "sections": summary.sections(proc, values),
-        "applicant_rows": summary.applicant_rows(applicant),
-        "documents": summary.document_rows(proc, documents),
+        "recap_text": recap_text(sections, rows),
+        "recap_html": recap_html(sections, rows),
         "appointment": appointment,
         "link": tracking_url(base_url, token),
     }

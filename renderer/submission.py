@@ -1,15 +1,15 @@
 """Submitting a draft: re-validate everything, check the rules again, store, acknowledge.
 
 The récapitulatif's POST ends here. Nothing typed earlier is trusted: every step is parsed
-again from the stored draft values, hidden values are dropped by ``engine.rules``, and the
-quota is claimed inside the storage transaction (``storage.requests.submit``).
+again from the stored draft values unless its validation stamp shows that these very values
+were validated under the same conditions (``renderer.stamps`` says why that is as strong),
+hidden values are dropped by ``engine.rules``, and the quota is claimed inside the storage
+transaction (``storage.requests.submit``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,49 +18,14 @@ from starlette.requests import Request
 
 from engine import rules
 from engine.model import Procedure
-from engine.snapshot import version_of
-from renderer import forms, mail
+from renderer import forms, mail, stamps
 from renderer import wizard_state as ws
+from storage import drafts
 from storage import requests as store
 from storage.outbox import Mail
 
 PARIS = ZoneInfo("Europe/Paris")
 PIECE_REQUIRED = "Ajoutez au moins un fichier pour cette pièce."
-
-
-_SNAPSHOTS: dict[str, dict[str, Any]] = {}
-
-
-def _without_sources(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_sources(v) for k, v in value.items() if k != "source"}
-    if isinstance(value, list | tuple):
-        return [_without_sources(v) for v in value]
-    return value
-
-
-def snapshot_of(proc: Procedure) -> dict[str, Any]:
-    """The snapshot a compiled procedure was built from (checked against its version).
-
-    The compiler builds every procedure through ``engine.snapshot``, whose keys are the
-    model's attribute names, so the model converts back; the window goes back to the
-    YAML's Paris dates. Cached per version.
-    """
-    found = _SNAPSHOTS.get(proc.version)
-    if found is not None:
-        return found
-    data = _without_sources(dataclasses.asdict(proc))
-    del data["version"]
-    window = proc.open
-    data["open"] = {
-        "start": window.start.astimezone(PARIS).date().isoformat() if window.start else None,
-        "end": window.end.astimezone(PARIS).date().isoformat() if window.end else None,
-    }
-    data = json.loads(json.dumps(data))
-    if version_of(data) != proc.version:
-        raise ValueError(f"cannot rebuild the snapshot of procedure {proc.id!r}")
-    _SNAPSHOTS[proc.version] = data
-    return data
 
 
 def today_in_paris(now: dt.datetime) -> dt.date:
@@ -75,33 +40,48 @@ def quota_claim(proc: Procedure, now: dt.datetime) -> store.QuotaClaim | None:
     return store.QuotaClaim(period_key=key, scope_key="portal", max=proc.quota.max)
 
 
-def invalid_step(proc: Procedure, draft: dict[str, Any], today: dt.date) -> str | None:
-    """The key of the first step whose stored values no longer validate, or None."""
-    parsed = forms.parse_step(
-        proc,
-        forms.APPLICANT_FORM,
-        forms.as_formdata(forms.APPLICANT_STEP, draft["applicant"]),
-        {},
-        today,
-    )
-    if not parsed.ok:
+def invalid_step(
+    proc: Procedure, draft: dict[str, Any], shown: rules.Visibility, today: dt.date
+) -> str | None:
+    """The key of the first step whose stored values no longer validate, or None.
+
+    ``shown`` is the visibility of the draft's values. A step whose validation stamp still
+    matches (``renderer.stamps``: same code, version, day, own values and values its
+    conditions read) validated with these very inputs and is not parsed again.
+    """
+    applicant = draft["applicant"]
+    if not _still_valid(proc, draft, ws.APPLICANT, forms.APPLICANT_FORM, applicant, today):
         return ws.APPLICANT
     values = draft["values"]
-    for step in rules.visible_steps(proc, values):
-        sf = forms.step_form(proc, step)
-        parsed = forms.parse_step(proc, sf, forms.as_formdata(step, values), values, today)
-        if not parsed.ok:
-            return ws.REQUEST_PREFIX + step.id
-    for doc in rules.visible_documents(proc, values):
+    for step in shown.steps:
+        key = ws.REQUEST_PREFIX + step.id
+        if not _still_valid(proc, draft, key, forms.step_form(proc, step), values, today):
+            return key
+    for doc in shown.documents:
         if doc.required and not ws.pieces_of(draft, doc.type.id):
             return ws.DOCUMENTS
     return None
 
 
-def pieces(proc: Procedure, draft: dict[str, Any]) -> list[store.Piece]:
+def _still_valid(
+    proc: Procedure,
+    draft: dict[str, Any],
+    key: str,
+    sf: forms.StepForm,
+    own: dict[str, Any],
+    today: dt.date,
+) -> bool:
+    values = draft["values"]
+    if stamps.is_current(draft, key, stamps.stamp(proc, key, sf.step, own, values, today)):
+        return True
+    earlier = {} if sf is forms.APPLICANT_FORM else values
+    return forms.parse_step(proc, sf, forms.as_formdata(sf.step, own), earlier, today).ok
+
+
+def pieces(shown: rules.Visibility, draft: dict[str, Any]) -> list[store.Piece]:
     """The draft's files of the documents still asked for, as storage pieces."""
     out = []
-    for doc in rules.visible_documents(proc, draft["values"]):
+    for doc in shown.documents:
         files = ws.pieces_of(draft, doc.type.id)
         if files:
             stored = [store.StoredFile(**f) for f in files]
@@ -115,14 +95,19 @@ class Outcome:
     email: str
 
 
-async def submit(request: Request, proc: Procedure, draft: dict[str, Any]) -> Outcome:
-    """Store the request with its acknowledgement; Outcome(None) when the quota is full."""
+async def submit(
+    request: Request, proc: Procedure, draft: dict[str, Any], shown: rules.Visibility, sid: str
+) -> Outcome:
+    """Store the request with its acknowledgement and delete the draft (session ``sid``) in
+    the same transaction; Outcome(None), and the draft kept, when the quota is full.
+
+    ``shown`` is the visibility of the draft's values (``engine.rules.visibility``).
+    """
     state = request.app.state
     now = state.now()
-    values = rules.visible_values(proc, draft["values"])
-    kept = pieces(proc, draft)
+    kept = pieces(shown, draft)
     documents = [
-        {"type": p.document_type, "files": [dataclasses.asdict(f) for f in p.files]} for p in kept
+        {"type": p.document_type, "files": ws.pieces_of(draft, p.document_type)} for p in kept
     ]
     applicant = draft["applicant"]
     appointment = draft.get("appointment") if ws.has_appointment(proc) else None
@@ -132,7 +117,7 @@ async def submit(request: Request, proc: Procedure, draft: dict[str, Any]) -> Ou
             portal=state.pack.portal,
             proc=proc,
             applicant=applicant,
-            values=values,
+            shown=shown,
             documents=documents,
             appointment=appointment,
             reference=reference,
@@ -145,16 +130,28 @@ async def submit(request: Request, proc: Procedure, draft: dict[str, Any]) -> Ou
     new = store.NewRequest(
         procedure_id=proc.id,
         version=proc.version,
-        snapshot=snapshot_of(proc),
+        snapshot=dict(proc.snapshot),
         state=proc.workflow.initial,
         applicant=applicant,
-        data=values,
+        data=shown.values,
         pieces=kept,
         appointment=appointment,
         quota=quota_claim(proc, now),
     )
+    email = str(applicant.get("courriel", ""))
+    db = state.db
+    known = set(db.known)
     try:
-        done = await store.submit(state.db, new, now, compose)
-    except store.QuotaReached:
-        return Outcome(None, str(applicant.get("courriel", "")))
-    return Outcome(done.reference, str(applicant.get("courriel", "")))
+        # One commit: the draft goes with the request it became, and a refused or failed
+        # submission keeps it (``store.submit``'s own transaction is a savepoint in this one).
+        async with db.transaction():
+            await drafts.delete_draft(db, sid, proc.id)
+            done = await store.submit(db, new, now, compose)
+    except BaseException as exc:
+        # What ``store.submit`` memoised (e.g. "this snapshot is stored") inside a
+        # transaction that did not commit is not true.
+        db.known.intersection_update(known)
+        if isinstance(exc, store.QuotaReached):
+            return Outcome(None, email)
+        raise
+    return Outcome(done.reference, email)

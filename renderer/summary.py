@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine import rules
-from engine.model import Field, Procedure, Step
+from engine.model import DISPLAY_TYPES, Field, Procedure, Step
 from renderer.forms import APPLICANT_STEP
 
 
@@ -47,11 +47,10 @@ def show(f: Field, value: Any) -> str:
     """One value as the citizen reads it."""
     if value is None or value == "" or value == []:
         return "Non renseigné"
-    labels = {c.value: c.label for c in f.choices}
     if f.type == "choice":
-        return labels.get(str(value), str(value))
+        return _label(f, str(value))
     if f.type == "multichoice":
-        return ", ".join(labels.get(str(v), str(v)) for v in value)
+        return ", ".join(_label(f, str(v)) for v in value)
     if f.type == "checkbox":
         return "Oui" if value else "Non"
     if f.type == "date":
@@ -64,37 +63,49 @@ def show(f: Field, value: Any) -> str:
     return str(value)
 
 
-def rows_of(step: Step, values: Mapping[str, Any], context: Mapping[str, Any]) -> list[Row]:
+def _label(f: Field, value: str) -> str:
+    return next((c.label for c in f.choices if c.value == value), value)
+
+
+def rows_of(step: Step, values: Mapping[str, Any]) -> list[Row]:
+    """The rows of a step's visible fields; ``values`` already filtered by ``engine.rules``.
+
+    Filtered values hold only visible fields (and group rows only visible sub-fields), so a
+    field with a value is shown without evaluating its condition again; a field without one
+    is shown ("Non renseigné") when its condition holds.
+    """
     out: list[Row] = []
     for f in step.fields:
-        if not f.holds_value or not rules.field_visible(f, context):
+        if f.type in DISPLAY_TYPES:
+            continue
+        if f.id not in values and not rules.field_visible(f, values):
             continue
         if f.type == "group":
-            group_rows = []
-            for row in values.get(f.id) or []:
-                group_rows.append(
-                    [
-                        Row(s.label, show(s, row.get(s.id)))
-                        for s in f.fields
-                        if s.holds_value and rules.field_visible(s, context, row=row)
-                    ]
-                )
+            group_rows = [_group_row(f, row, values) for row in values.get(f.id) or []]
             out.append(Row(f.label, f"{len(group_rows)} ligne(s)", group_rows))
         else:
             out.append(Row(f.label, show(f, values.get(f.id))))
     return out
 
 
-def sections(proc: Procedure, values: Mapping[str, Any]) -> list[Section]:
-    """One section per visible procedure step."""
+def _group_row(group: Field, row: Mapping[str, Any], values: Mapping[str, Any]) -> list[Row]:
     return [
-        Section(f"demande-{step.id}", step.title, rows_of(step, values, values))
-        for step in rules.visible_steps(proc, dict(values))
+        Row(s.label, show(s, row.get(s.id)))
+        for s in group.fields
+        if s.type not in DISPLAY_TYPES and (s.id in row or rules.field_visible(s, values, row=row))
+    ]
+
+
+def sections(shown: rules.Visibility) -> list[Section]:
+    """One section per visible procedure step (``shown``: ``engine.rules.visibility``)."""
+    values = shown.values
+    return [
+        Section(f"demande-{step.id}", step.title, rows_of(step, values)) for step in shown.steps
     ]
 
 
 def applicant_rows(applicant: Mapping[str, Any]) -> list[Row]:
-    return rows_of(APPLICANT_STEP, applicant, applicant)
+    return rows_of(APPLICANT_STEP, applicant)
 
 
 def document_rows(proc: Procedure, documents: list[dict[str, Any]]) -> list[Row]:

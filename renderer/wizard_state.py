@@ -4,12 +4,14 @@ Draft data (what ``storage.drafts`` keeps, JSON)::
 
     {"applicant": {...}, "values": {field_id: value}, "appointment": {...} | None,
      "documents": [{"type": id, "files": [{"sha256", "filename", "content_type", "size"}]}],
-     "done": [step keys]}
+     "done": [step keys], "stamps": {step key: validation stamp}}
+
+(``stamps``: see ``renderer.stamps``; drafts saved before it existed have none.)
 
 Step keys, in order: ``demarche``, ``rendez-vous`` (appointment only), ``informations``,
 ``demande-<step id>`` (visible procedure steps), ``pieces`` (visible documents only),
 ``recapitulatif``. The sequence depends on the values (conditional steps and documents), so
-it is recomputed on every request.
+it is recomputed on every request, from one ``engine.rules.visibility`` of the values.
 """
 
 from __future__ import annotations
@@ -43,23 +45,30 @@ class WizardStep:
 
 
 def empty_draft() -> dict[str, Any]:
-    return {"applicant": {}, "values": {}, "appointment": None, "documents": [], "done": []}
+    return {
+        "applicant": {},
+        "values": {},
+        "appointment": None,
+        "documents": [],
+        "done": [],
+        "stamps": {},
+    }
 
 
 def has_appointment(proc: Procedure) -> bool:
     return proc.appointment.mode != "none"
 
 
-def step_sequence(proc: Procedure, values: dict[str, Any]) -> list[WizardStep]:
-    """The wizard's steps for these values, in order."""
+def step_sequence(proc: Procedure, shown: rules.Visibility) -> list[WizardStep]:
+    """The wizard's steps for the draft values whose visibility is ``shown``, in order."""
     seq = [WizardStep(INTRO, "La démarche", proc.title)]
     if has_appointment(proc):
         seq.append(WizardStep(APPOINTMENT, "Mon rendez-vous", "Mon rendez-vous"))
     seq.append(WizardStep(APPLICANT, "Mes informations", "Mes informations"))
-    for step in rules.visible_steps(proc, values):
+    for step in shown.steps:
         title = f"Ma demande — {step.title}"
         seq.append(WizardStep(REQUEST_PREFIX + step.id, "Ma demande", title, step))
-    if rules.visible_documents(proc, values):
+    if shown.documents:
         seq.append(WizardStep(DOCUMENTS, "Pièces justificatives", "Pièces justificatives"))
     seq.append(WizardStep(SUMMARY, "Le récapitulatif", "Le récapitulatif"))
     return seq
@@ -124,7 +133,8 @@ def migrate_draft(draft: dict[str, Any], proc: Procedure) -> bool:
     """Keep the values whose fields still exist in the new version; True when any changed.
 
     The steps are marked not done again (their fields may have changed), except the
-    introduction and the applicant's information, which do not depend on the version.
+    introduction and the applicant's information, which do not depend on the version; every
+    validation stamp is dropped (each names the version it was validated under).
     """
     fields = proc.fields_by_id()
     values = draft.get("values") or {}
@@ -133,6 +143,7 @@ def migrate_draft(draft: dict[str, Any], proc: Procedure) -> bool:
     draft["values"] = kept
     draft["documents"] = [d for d in draft.get("documents", []) if d.get("type") in doc_types]
     draft["done"] = [k for k in draft.get("done", []) if k in (INTRO, APPLICANT)]
+    draft["stamps"] = {}
     if not has_appointment(proc):
         draft["appointment"] = None
     return True

@@ -89,7 +89,7 @@ def _page(request: Request, template: str, context: dict[str, Any]) -> Response:
 
 async def tracking(request: Request) -> Response:
     tracked, proc, workflow = await _tracked(request)
-    values = rules.visible_values(proc, tracked.data)
+    shown = rules.visibility(proc, tracked.data)
     token = request.path_params["token"]
     context = {
         "token": token,
@@ -99,7 +99,7 @@ async def tracking(request: Request) -> Response:
         "archived": workflow.cancel_to is not None and tracked.state == workflow.cancel_to,
         "can_cancel": rules.can_cancel(workflow, tracked.state),
         "applicant_rows": summary.applicant_rows(tracked.applicant),
-        "sections": summary.sections(proc, values),
+        "sections": summary.sections(shown),
         "pieces": tracked.pieces,
         "events": _events(tracked, workflow),
         "flash": request.session.pop("tracking_flash", None),

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from engine import rules
 from engine.model import Procedure
-from renderer import forms, submission, uploads
+from renderer import forms, stamps, submission, uploads
 from renderer import wizard_state as ws
 from renderer.errors import NotFound
 from renderer.routes.catalogue import availability
@@ -46,6 +46,7 @@ class Wizard:
     now: dt.datetime
     seq: list[ws.WizardStep]
     current: ws.WizardStep
+    shown: rules.Visibility  # of the draft's values, computed once per change of them
 
     @property
     def today(self) -> dt.date:
@@ -120,7 +121,7 @@ class Wizard:
 
     async def done_then_next(self) -> RedirectResponse:
         ws.mark_done(self.draft, self.current.key)
-        self.seq = ws.step_sequence(self.proc, self.draft["values"])
+        self.seq = ws.step_sequence(self.proc, self.shown)
         await self.save()
         return self.redirect(ws.next_key(self.seq, self.current.key))
 
@@ -166,11 +167,12 @@ async def wizard_step(request: Request) -> Response:
     form = await read_form(request) if request.method == "POST" else None
     sid = session_id(request)
     draft = await _load_draft(request, proc, sid, now)
-    seq = ws.step_sequence(proc, draft["values"])
+    shown = rules.visibility(proc, draft["values"])
+    seq = ws.step_sequence(proc, shown)
     index = ws.find(seq, request.path_params["step"])
     if index is None:
         raise NotFound()
-    wiz = Wizard(request, proc, sid, draft, now, seq, seq[index])
+    wiz = Wizard(request, proc, sid, draft, now, seq, seq[index], shown)
     missing = ws.first_incomplete(seq, draft["done"], index)
     if missing is not None:
         return wiz.redirect(missing)
@@ -218,15 +220,23 @@ def _step_parts(wiz: Wizard) -> tuple[forms.StepForm, dict[str, Any], dict[str, 
     return sf, values, {k: v for k, v in values.items() if k not in own}
 
 
-def _store(wiz: Wizard, values: dict[str, Any]) -> None:
+def _store(wiz: Wizard, parsed: forms.Parsed) -> None:
+    """Store a step that validated, with its validation stamp (``renderer.stamps``)."""
+    key = wiz.current.key
     if wiz.current.step is None:
-        wiz.draft["applicant"] = values
-        return
-    own = {f.id for f in wiz.current.step.fields}
-    merged = {k: v for k, v in wiz.draft["values"].items() if k not in own}
-    merged.update(values)
-    # Saving a step drops every value its answers now hide (later steps included).
-    wiz.draft["values"] = rules.visible_values(wiz.proc, merged)
+        wiz.draft["applicant"] = own = parsed.values
+        step = forms.APPLICANT_STEP
+    else:
+        step = wiz.current.step
+        # Saving a step drops every value its answers now hide (later steps included).
+        # ``parsed.shown`` is the visibility of the other steps' values with this step's:
+        # that of the merged values too, since hidden values read as empty in both.
+        shown = parsed.shown
+        assert shown is not None, "a procedure step is parsed with its visibility"
+        wiz.draft["values"] = own = shown.values
+        wiz.shown = shown
+    value = stamps.stamp(wiz.proc, key, step, own, wiz.draft["values"], wiz.today)
+    stamps.record(wiz.draft, key, value)
 
 
 async def form_step(wiz: Wizard, form: FormData | None) -> Response:
@@ -243,7 +253,7 @@ async def form_step(wiz: Wizard, form: FormData | None) -> Response:
         return _form_page(wiz, sf, parsed.values, {})
     if parsed.errors:
         return _form_page(wiz, sf, parsed.values, parsed.errors)
-    _store(wiz, parsed.values)
+    _store(wiz, parsed)
     return await wiz.done_then_next()
 
 
@@ -373,7 +383,7 @@ def _take_removals(wiz: Wizard, form: FormData, doc: Any) -> bool:
 
 
 async def documents(wiz: Wizard, form: FormData | None) -> Response:
-    docs = rules.visible_documents(wiz.proc, wiz.draft["values"])
+    docs = wiz.shown.documents
     if form is None:
         return _documents_page(wiz, docs, {})
     errors: dict[str, str] = {}
@@ -426,7 +436,7 @@ def _summary_page(wiz: Wizard, alert: str = "", status_code: int = 200) -> Respo
         "wizard/summary.html",
         status_code,
         applicant_rows=summary.applicant_rows(wiz.draft["applicant"]),
-        sections=summary.sections(wiz.proc, rules.visible_values(wiz.proc, wiz.draft["values"])),
+        sections=summary.sections(wiz.shown),
         documents=summary.document_rows(wiz.proc, wiz.draft["documents"]),
         has_documents=any(k.key == ws.DOCUMENTS for k in wiz.seq),
         agenda=agenda,
@@ -437,16 +447,15 @@ def _summary_page(wiz: Wizard, alert: str = "", status_code: int = 200) -> Respo
 async def summary_step(wiz: Wizard, form: FormData | None) -> Response:
     if form is None:
         return _summary_page(wiz)
-    invalid = submission.invalid_step(wiz.proc, wiz.draft, wiz.today)
+    invalid = submission.invalid_step(wiz.proc, wiz.draft, wiz.shown, wiz.today)
     if invalid is not None:
         wiz.draft["done"] = [k for k in wiz.draft["done"] if k != invalid]
         await wiz.save()
         return RedirectResponse(wiz.url(invalid) + "?verifier=1", status_code=303)
-    outcome = await submission.submit(wiz.request, wiz.proc, wiz.draft)
+    outcome = await submission.submit(wiz.request, wiz.proc, wiz.draft, wiz.shown, wiz.sid)
     if outcome.reference is None:
         assert wiz.proc.quota is not None
         return _summary_page(wiz, alert=wiz.proc.quota.message, status_code=409)
-    await drafts.delete_draft(wiz.request.app.state.db, wiz.sid, wiz.proc.id)
     wiz.request.session["confirmation"] = {
         "procedure": wiz.proc.id,
         "reference": outcome.reference,
