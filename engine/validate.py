@@ -33,6 +33,15 @@ from engine.model import Pack
 from engine.yamlsafe import load_yaml, locate, locate_value
 
 Provenance = dict[tuple[str, str], History]  # (kind, id) -> [(layer, file, action)]
+UNREADABLE_LAYER_KINDS = (
+    "portal",
+    "theme",
+    "service",
+    "document type",
+    "agenda",
+    "workflow",
+    "procedure",
+)
 
 
 @dataclass
@@ -57,15 +66,19 @@ def validate_layers(paths: Sequence[Path], *, root: Path | None = None) -> Valid
     layers = [root / p if root else Path(p) for p in paths]
     entries: list[FileEntry] = []
     problems: list[Problem] = []
+    unloaded: set[tuple[str, str]] = set()
     for layer in layers:
         found, stray = discover(layer)
         entries += found
         problems += stray
+        if stray and not found:
+            # Missing, or not a layer: whatever it was meant to define is unknown, so nothing
+            # is reported missing because of it (the one problem above says what to fix).
+            unloaded.update((kind, "*") for kind in UNREADABLE_LAYER_KINDS)
     # Problems of loading have their line already (or concern the whole file); problems of
     # the schema, of layering and of cross-checks carry a key path to locate.
     keyed: list[Problem] = []
     loaded: list[LoadedFile] = []
-    unloaded: set[tuple[str, str]] = set()
     for entry in entries:
         one, load_problems = _load(entry)
         problems += load_problems

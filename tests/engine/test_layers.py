@@ -180,3 +180,20 @@ def test_a_folder_of_strays_far_from_any_pack(tmp_path: Path, pack: Pack) -> Non
         "services.yaml, agendas.yaml, procedures/, workflows/ or news/ "
         "(give the folder holding portal.yaml and procedures/)"
     )
+
+
+def test_validating_only_the_procedures_folder_is_one_problem(pack: Pack) -> None:
+    problems = validate_layers([Path("pack/procedures")]).problems
+    assert [p.format() for p in problems] == [
+        "pack/procedures: error: 'pack/procedures' is not a pack layer: it has no portal.yaml, "
+        "document-types.yaml, services.yaml, agendas.yaml, procedures/, workflows/ or news/ "
+        "(did you mean 'pack'?)",
+    ]
+
+
+def test_a_missing_layer_adds_no_follow_on_problem(pack: Pack) -> None:
+    # alone, it could have held portal.yaml: no "no portal.yaml in any layer" on top
+    assert [p.format() for p in validate_layers([Path("absent")]).problems] == [
+        "absent: error: layer folder 'absent' does not exist "
+        "(give the folder holding portal.yaml and procedures/)"
+    ]
