@@ -12,9 +12,11 @@ then measures requests/s over C keep-alive connections (a small asyncio HTTP/1.1
 the client costs little next to the servers; loopback only; every figure after an untimed
 warm-up of a fifth of its requests, with the same C; each figure bounded by a timeout) for:
 - form step GET: "Ma demande" page of ``acte-naissance`` (11 fields), draft loaded;
-- step POST: the same step posted, parsed and validated by WTForms, saved in the draft, 303;
-- submission: the récapitulatif POST of complete drafts (re-validation of every step, one
-  transaction: request, event, pieces, quota-free counter, acknowledgement in the outbox);
+- step POST: the same step posted (two answer sets in turn, so that the draft changes every
+  time), parsed and validated by WTForms, saved in the draft, 303;
+- submission: the récapitulatif POST of complete drafts (steps validated again unless their
+  validation stamp matches, one transaction: draft deleted, request, event, pieces,
+  quota-free counter, acknowledgement in the outbox);
 - tracking page: ``/suivi/<token>`` of submitted requests.
 Each figure is also given as a ratio to the bare page; ``docs/performance.md``'s "Serving
 pages" section is rewritten with them (unless --no-write).
@@ -157,6 +159,14 @@ def _pairs_for_step(pack: Any, today: dt.date, step_id: str = STEP) -> list[tupl
             sample = {"email": "a@example.org", "phone": "0612345678", "postal_code": "45000"}
             pairs.append((f.id, sample[f.type]))
     return pairs
+
+
+def _other_answers(pack: Any, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The same answers with the first number one more (still within its bounds)."""
+    step = next(s for s in pack.procedures[PROC].steps if s.id == STEP)
+    number = next(f for f in step.fields if f.type == "number")
+    assert number.max is None or number.max >= float(dict(pairs)[number.id]) + 1
+    return [(k, str(int(v) + 1) if k == number.id else v) for k, v in pairs]
 
 
 def _post(client: httpx.Client, path: str, pairs: list[tuple[str, str]], **kw: Any) -> Any:
@@ -308,10 +318,15 @@ def bench_database(label: str, db_url: str, args: argparse.Namespace) -> dict[st
             gets = [request_bytes(port, "GET", form_path, sessions[i % c][0]) for i in range(n)]
             measure(port, gets[: n // 5], c, 200)  # warm-up: caches, connections
             get_rate = measure(port, gets, c, 200)
+            # Each connection posts for one session, alternating two valid answer sets so
+            # that every POST changes the draft and writes it (an unchanged step is not
+            # written again).
+            variants = (pairs, _other_answers(pack, pairs))
             posts = []
             for i in range(n):
                 cookie, token = sessions[i % c]
-                body = urllib.parse.urlencode([("csrf_token", token), *pairs]).encode()
+                answers = variants[(i // c) % 2]
+                body = urllib.parse.urlencode([("csrf_token", token), *answers]).encode()
                 posts.append(request_bytes(port, "POST", form_path, cookie, body))
             measure(port, posts[: n // 5], c, 303)
             post_rate = measure(port, posts, c, 303)

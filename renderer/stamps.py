@@ -79,11 +79,13 @@ def record(draft: dict[str, Any], key: str, value: str) -> None:
     found[key] = value
 
 
+def recorded(draft: Mapping[str, Any], key: str) -> str | None:
+    """The stamp step ``key`` last validated with, if any."""
+    found = draft.get(STAMPS)
+    value = found.get(key) if isinstance(found, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def is_current(draft: Mapping[str, Any], key: str, value: str) -> bool:
     """Whether step ``key`` last validated with stamp ``value``."""
-    found = draft.get(STAMPS)
-    return isinstance(found, dict) and found.get(key) == value
-
-
-def clear(draft: dict[str, Any]) -> None:
-    draft[STAMPS] = {}
+    return recorded(draft, key) == value

@@ -29,6 +29,7 @@ from renderer.templating import page_cache, render, render_string
 from storage import drafts
 
 MAX_FILES_CAP = 4
+RESAVE_AFTER = dt.timedelta(minutes=10)
 APPOINTMENT_NOTE = (
     "La réservation d'un créneau en ligne sera bientôt disponible. Validez cette étape : "
     "le service vous contactera pour fixer le rendez-vous."
@@ -47,6 +48,7 @@ class Wizard:
     seq: list[ws.WizardStep]
     current: ws.WizardStep
     shown: rules.Visibility  # of the draft's values, computed once per change of them
+    saved_at: dt.datetime | None = None  # when the stored draft was last written
 
     @property
     def today(self) -> dt.date:
@@ -119,10 +121,20 @@ class Wizard:
         holes = {"csrf": csrf_input(self.request), "fields": fields_html}
         return page_cache(self.request.app.state).fill(key, build, holes)
 
-    async def done_then_next(self) -> RedirectResponse:
+    async def done_then_next(self, changed: bool = True) -> RedirectResponse:
+        """Mark the step done, save the draft, and go to the next step.
+
+        ``changed=False``: the step stored what the draft already held. The write is then
+        skipped if the step was already done and the draft was written less than
+        ``RESAVE_AFTER`` ago (a citizen going through filled steps again), so the draft's
+        age, which decides its expiry, lags by at most that.
+        """
+        already = self.current.key in self.draft["done"]
         ws.mark_done(self.draft, self.current.key)
         self.seq = ws.step_sequence(self.proc, self.shown)
-        await self.save()
+        fresh = self.saved_at is not None and self.now - self.saved_at < RESAVE_AFTER
+        if changed or not already or not fresh:
+            await self.save()
         return self.redirect(ws.next_key(self.seq, self.current.key))
 
 
@@ -142,20 +154,24 @@ async def _refused(request: Request, proc: Procedure) -> Response | None:
     return render(request, "wizard/refused.html", context, 403)
 
 
-async def _load_draft(request: Request, proc: Procedure, sid: str, now: dt.datetime) -> dict:
+async def _load_draft(
+    request: Request, proc: Procedure, sid: str, now: dt.datetime
+) -> tuple[dict[str, Any], dt.datetime | None]:
+    """The session's draft of ``proc`` and when it was last written (None: a new draft)."""
     db = request.app.state.db
     row = await drafts.load_draft(db, sid, proc.id)
     ttl = request.app.state.settings.draft_ttl_hours
     if row is None or ws.is_expired(row.updated_at, now, ttl):
         if row is not None:
             await drafts.delete_draft(db, sid, proc.id)
-        return ws.empty_draft()
+        return ws.empty_draft(), None
     draft = row.data
     if row.version != proc.version:
         ws.migrate_draft(draft, proc)
         request.session["wizard_notice"] = ws.VERSION_CHANGED
         await drafts.save_draft(db, sid, proc.id, proc.version, draft, now)
-    return draft
+        return draft, now
+    return draft, row.updated_at
 
 
 async def wizard_step(request: Request) -> Response:
@@ -166,13 +182,13 @@ async def wizard_step(request: Request) -> Response:
         return refused
     form = await read_form(request) if request.method == "POST" else None
     sid = session_id(request)
-    draft = await _load_draft(request, proc, sid, now)
+    draft, saved_at = await _load_draft(request, proc, sid, now)
     shown = rules.visibility(proc, draft["values"])
     seq = ws.step_sequence(proc, shown)
     index = ws.find(seq, request.path_params["step"])
     if index is None:
         raise NotFound()
-    wiz = Wizard(request, proc, sid, draft, now, seq, seq[index], shown)
+    wiz = Wizard(request, proc, sid, draft, now, seq, seq[index], shown, saved_at)
     missing = ws.first_incomplete(seq, draft["done"], index)
     if missing is not None:
         return wiz.redirect(missing)
@@ -220,9 +236,17 @@ def _step_parts(wiz: Wizard) -> tuple[forms.StepForm, dict[str, Any], dict[str, 
     return sf, values, {k: v for k, v in values.items() if k not in own}
 
 
-def _store(wiz: Wizard, parsed: forms.Parsed) -> None:
-    """Store a step that validated, with its validation stamp (``renderer.stamps``)."""
+def _store(wiz: Wizard, parsed: forms.Parsed) -> bool:
+    """Store a step that validated, with its validation stamp (``renderer.stamps``).
+
+    Returns whether the draft changed.
+    """
     key = wiz.current.key
+    before = (
+        wiz.draft["applicant"],
+        wiz.draft["values"],
+        wiz.draft.get(stamps.STAMPS, {}).get(key),
+    )
     if wiz.current.step is None:
         wiz.draft["applicant"] = own = parsed.values
         step = forms.APPLICANT_STEP
@@ -237,6 +261,7 @@ def _store(wiz: Wizard, parsed: forms.Parsed) -> None:
         wiz.shown = shown
     value = stamps.stamp(wiz.proc, key, step, own, wiz.draft["values"], wiz.today)
     stamps.record(wiz.draft, key, value)
+    return before != (wiz.draft["applicant"], wiz.draft["values"], value)
 
 
 async def form_step(wiz: Wizard, form: FormData | None) -> Response:
@@ -253,8 +278,7 @@ async def form_step(wiz: Wizard, form: FormData | None) -> Response:
         return _form_page(wiz, sf, parsed.values, {})
     if parsed.errors:
         return _form_page(wiz, sf, parsed.values, parsed.errors)
-    _store(wiz, parsed)
-    return await wiz.done_then_next()
+    return await wiz.done_then_next(changed=_store(wiz, parsed))
 
 
 def _form_page(

@@ -7,7 +7,10 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from engine.conditions import evaluate, parse
 from engine.model import (
     DocumentRequirement,
     DocumentType,
@@ -20,11 +23,14 @@ from engine.model import (
     Workflow,
 )
 from engine.rules import (
+    Visibility,
     allowed_transitions,
     can_cancel,
     field_visible,
     quota_period_key,
     resolve_date_bound,
+    step_dependencies,
+    visibility,
     visible_documents,
     visible_steps,
     visible_values,
@@ -223,6 +229,94 @@ def test_field_visible_reads_row_siblings_before_top_level_values() -> None:
     assert field_visible(Field("x", "text"), {}) is True
 
 
+def test_visibility_gives_values_steps_and_documents_at_once() -> None:
+    values = {**ANSWERS, "regime": "standard"}
+    assert visibility(CANTINE, values) == Visibility(
+        {"regime": "standard", "commentaire": "rien"}, (STEPS[0], STEPS[2]), (JUSTIFICATIF,)
+    )
+    assert visibility(CANTINE, ANSWERS) == Visibility(
+        visible_values(CANTINE, ANSWERS), STEPS, (JUSTIFICATIF, CARNET)
+    )
+
+
+def _reference_fixed_point(proc: Procedure, raw: dict[str, object]) -> dict[str, object]:
+    """The rule as the module docstring states it: filter again until nothing changes."""
+    current = dict(raw)
+    while True:
+        kept: dict[str, object] = {}
+        for step in proc.steps:
+            if step.visible_if and not evaluate(parse(step.visible_if), current):
+                continue
+            for f in step.fields:
+                shown = f.visible_if is None or evaluate(parse(f.visible_if), current)
+                if f.holds_value and f.id in raw and shown:
+                    kept[f.id] = raw[f.id]
+        if kept.keys() == current.keys():
+            return kept
+        current = kept
+
+
+_MAYBE_TEXT = st.sampled_from(["", "x", None])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "regime": st.sampled_from(["PAI", "standard", ""]),
+            "pai_urgence": st.booleans(),
+            "pai_medecin": _MAYBE_TEXT,
+            "pai_detail": _MAYBE_TEXT,
+            "protocole": _MAYBE_TEXT,
+            "commentaire": _MAYBE_TEXT,
+        },
+    )
+)
+def test_one_pass_gives_the_fixed_point(values: dict[str, object]) -> None:
+    # CANTINE declares its fields in the reverse order of their dependencies.
+    expected = _reference_fixed_point(CANTINE, values)
+    shown = visibility(CANTINE, values)
+    assert shown.values == expected
+    assert list(shown.values) == [f.id for s in STEPS for f in s.fields if f.id in expected]
+    assert shown.steps == tuple(
+        s for s in STEPS if s.visible_if is None or evaluate(parse(s.visible_if), expected)
+    )
+
+
+def test_step_dependencies_follow_conditions_through_other_fields() -> None:
+    # "sante" is shown when pai_urgence, which reads pai_medecin, which reads pai_detail,
+    # which reads regime; "fin" reads pai_detail (so regime too); "enfant" reads only itself.
+    assert step_dependencies(CANTINE, STEPS[1]) == {
+        "pai_urgence",
+        "pai_medecin",
+        "pai_detail",
+        "regime",
+    }
+    assert step_dependencies(CANTINE, STEPS[2]) == {"pai_detail", "regime"}
+    assert step_dependencies(CANTINE, STEPS[0]) == frozenset()
+
+
+def test_step_dependencies_include_the_steps_that_hide_a_field_read() -> None:
+    proc = procedure(
+        steps=(
+            Step("a", "A", fields=(Field("mode", "choice"),)),
+            Step("b", "B", visible_if="mode == 'long'", fields=(Field("detail", "text"),)),
+            Step("c", "C", fields=(Field("suite", "text", visible_if="detail is not empty"),)),
+            Step(
+                "d",
+                "D",
+                fields=(Field("rows", "group", fields=(Field("n", "text", visible_if="suite"),)),),
+            ),
+        )
+    )
+    steps = {s.id: s for s in proc.steps}
+    assert step_dependencies(proc, steps["b"]) == {"mode"}
+    assert step_dependencies(proc, steps["c"]) == {"detail", "mode"}
+    assert step_dependencies(proc, steps["d"]) == {"suite", "detail", "mode"}
+    assert step_dependencies(proc, steps["a"]) == frozenset()
+
+
 def test_conditions_that_form_a_cycle_still_end() -> None:
     # The loader rejects cycles; the rule must still terminate if one slipped through.
     proc = procedure(
@@ -238,6 +332,8 @@ def test_conditions_that_form_a_cycle_still_end() -> None:
         )
     )
     assert visible_values(proc, {"a": "x", "b": "y"}) in ({}, {"a": "x", "b": "y"})
+    assert visibility(proc, {"a": "x"}) == Visibility({"a": "x"}, proc.steps, ())
+    assert step_dependencies(proc, proc.steps[0]) == frozenset()
 
 
 # --- workflow ----------------------------------------------------------------------------

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from starlette.datastructures import Headers
+from starlette.formparsers import FormParser
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from renderer.security import CSRF_FIELD, csrf_token, read_form, session_id
+from renderer.errors import BadRequest
+from renderer.security import (
+    CSRF_FIELD,
+    URLENCODED,
+    UploadLimits,
+    csrf_token,
+    parse_urlencoded,
+    read_form,
+    session_id,
+)
 from tests.renderer.conftest import RENDERER_PACK
 
 CSRF_TEXT = "Le formulaire a expiré ou n&#39;a pas été envoyé depuis ce site."
@@ -165,3 +178,31 @@ def test_no_inline_script_or_style_in_pages(client: TestClient) -> None:
     for url in ["/", "/demarches", "/demarches/inscription-ecole", "/actualites/fete", "/nope"]:
         html = client.get(url).text
         assert "<script>" not in html and " style=" not in html and " onclick=" not in html
+
+
+URLENCODED_BODIES = [
+    b"nom=Dupont&prenom=Marie",
+    b"nom=%C3%89lo%C3%AFse+Dupont&vide=&seul&a=1&a=2",
+    b"&&x=%2B%26%3D+y&",
+    "caf\u00e9=th\u00e9".encode("latin-1"),  # raw bytes, not %-escaped
+    b"bad=%ZZ%C3&%E9t%E9=ok",
+]
+
+
+@pytest.mark.parametrize("body", URLENCODED_BODIES, ids=range(len(URLENCODED_BODIES)))
+def test_urlencoded_forms_parse_as_starlette_parses_them(body: bytes) -> None:
+    async def chunks() -> Any:
+        yield body
+
+    parser = FormParser(Headers({"content-type": URLENCODED}), chunks())
+    expected = asyncio.run(parser.parse())
+    limits = UploadLimits(1024, 1024, 1, 10)
+    assert parse_urlencoded(body, limits).multi_items() == expected.multi_items()
+
+
+def test_urlencoded_forms_keep_their_limits() -> None:
+    limits = UploadLimits(1024, 1024, 1, max_fields=3, max_part_bytes=10)
+    assert len(parse_urlencoded(b"a=1&b=2&c=3", limits)) == 3
+    for body in (b"a=1&b=2&c=3&d=4", b"a=" + b"x" * 10):
+        with pytest.raises(BadRequest, match="contient trop de champs"):
+            parse_urlencoded(body, limits)

@@ -372,3 +372,36 @@ def test_changed_version_keeps_known_values_and_says_so(example: Any) -> None:
     assert ws.VERSION_CHANGED.split(".")[0] not in unescape(again)  # said once
     values = _only_draft(example, "acte-naissance")["values"]
     assert kept.id in values and dropped.id not in values
+
+
+def _draft_saved_at(client: Any, procedure_id: str) -> dt.datetime:
+    import sqlalchemy as sa
+
+    from storage.tables import drafts as table
+
+    async def load(db: Any) -> Any:
+        row = await db.fetch_one(sa.select(table).where(table.c.procedure_id == procedure_id))
+        return (await drafts.load_draft(db, row["session_id"], procedure_id)).updated_at
+
+    return run_in_app(client, load, client.app.state.db)  # type: ignore[no-any-return]
+
+
+def test_a_step_posted_again_unchanged_is_not_written_again_for_a_while(example: Any) -> None:
+    proc = proc_of(example, "acte-naissance")
+    journey.fill_draft(example, proc, TODAY)
+    url = f"/demarches/acte-naissance/etapes/demande-{proc.steps[0].id}"
+    same = journey.step_pairs(proc, proc.steps[0].id, TODAY)
+    clock = example.app.state.now
+    saved = _draft_saved_at(example, "acte-naissance")
+    clock.now = FIXED_NOW + dt.timedelta(minutes=5)
+    assert journey.post(example, url, same).status_code == 303
+    assert _draft_saved_at(example, "acte-naissance") == saved
+    clock.now = FIXED_NOW + dt.timedelta(minutes=6)
+    changed = [(k, "2" if k == "exemplaires" else v) for k, v in same]
+    assert journey.post(example, url, changed).status_code == 303
+    assert _draft_saved_at(example, "acte-naissance") == clock.now
+    assert _only_draft(example, "acte-naissance")["values"]["exemplaires"] == 2
+    # Unchanged but older than ten minutes: written, so the draft does not expire meanwhile.
+    clock.now = FIXED_NOW + dt.timedelta(minutes=17)
+    assert journey.post(example, url, changed).status_code == 303
+    assert _draft_saved_at(example, "acte-naissance") == clock.now
