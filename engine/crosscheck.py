@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from engine.condcheck import check_conditions
+from engine.dates import bound_problem
 from engine.errors import KeyPath, Problem
 from engine.layers import Item, Layered
 from engine.portalcheck import check_portal
@@ -52,6 +53,9 @@ BOUNDED_TYPES = frozenset({"number", "date", "multichoice", "group"})
 _DATE_BOUND = re.compile(DATE_BOUND_PATTERN)
 _RELATIVE = re.compile(r"^today(?: ([+-]) (\d+) (day|month|year)s?)?$")
 _DAYS = {"day": 1, "month": 30, "year": 365}
+# Largest bound of a number field: beyond it, floats no longer hold every whole number.
+MAX_NUMBER = 10**15
+MAX_GROUP_ROWS = 100
 
 
 class Finding(NamedTuple):
@@ -258,10 +262,14 @@ def _bound_forms(item: Item, path: KeyPath, fld: dict[str, Any], ftype: str) -> 
         if ftype != "date":
             if not _is_number(value):
                 yield problem(item, (*path, key), *wrong_type("number", value))
+            elif (wrong := _number_problem(key, value, ftype)) is not None:
+                yield problem(item, (*path, key), *wrong)
         elif not isinstance(value, str):
             yield problem(item, (*path, key), *wrong_type("string", value))
         elif not _DATE_BOUND.match(value):
             yield problem(item, (*path, key), *wrong_form(DATE_BOUND_PATTERN, value))
+        elif (wrong := bound_problem(value)) is not None:
+            yield problem(item, (*path, key), *wrong)
 
 
 def _bounds(item: Item, path: KeyPath, fld: dict[str, Any], ftype: str) -> Iterator[Problem]:
@@ -272,12 +280,37 @@ def _bounds(item: Item, path: KeyPath, fld: dict[str, Any], ftype: str) -> Itera
             continue
         if ftype == "date":
             low_days, high_days = _date_order(low), _date_order(high)
-            if low_days is not None and high_days is not None and low_days > high_days:
+            # An absolute and a relative bound have no fixed order: today moves.
+            if low_days and high_days and low_days[0] == high_days[0] and low_days > high_days:
                 message = f"date bound min ({low}) is after max ({high})"
                 yield problem(item, (*path, high_key), message, "swap min and max")
         elif _is_number(low) and _is_number(high) and low > high:
             message = f"{low_key} ({low}) is greater than {high_key} ({high})"
             yield problem(item, (*path, high_key), message, f"swap {low_key} and {high_key}")
+
+
+def _number_problem(key: str, value: float, ftype: str) -> tuple[str, str] | None:
+    """Bounds the renderer can use as they are: finite numbers; whole counts of boxes or rows.
+
+    The value is not repeated in the message: a huge one would fill the screen.
+    """
+    if ftype == "number":
+        if abs(value) <= MAX_NUMBER:  # false for inf and nan too
+            return None
+        return f"'{key}' is out of range", "write a number between -10^15 and 10^15"
+    if ftype == "group":
+        if isinstance(value, int) and 0 <= value <= MAX_GROUP_ROWS:
+            return None
+        return (
+            f"'{key}' is not a possible number of rows",
+            f"write a whole number from 0 to {MAX_GROUP_ROWS}",
+        )
+    if isinstance(value, int) and value >= 0:
+        return None
+    return (
+        f"'{key}' is not a possible number of ticked boxes",
+        "write a whole number, at most the number of choices",
+    )
 
 
 def _is_number(value: object) -> bool:
@@ -286,7 +319,7 @@ def _is_number(value: object) -> bool:
 
 def _date_order(bound: object) -> tuple[int, float] | None:
     """A sortable key for two bounds of the same kind: absolute dates, or relative to today."""
-    if not isinstance(bound, str):
+    if not isinstance(bound, str) or not _DATE_BOUND.match(bound) or bound_problem(bound):
         return None
     found = _RELATIVE.match(bound)
     if found:

@@ -15,11 +15,13 @@ touch the slow `jsonschema` package. Only a file that fails is validated again w
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, get_args
 
 import fastjsonschema
 
+from engine.dates import calendar_problem
 from engine.errors import KeyPath, Problem
 from engine.model import FieldType
 
@@ -564,7 +566,8 @@ MISSING = "\x00missing"
 def check_with_scopes(kind: str, data: object, file: str) -> tuple[list[Problem], list[KeyPath]]:
     """`check`, and the key path of the part each problem makes unusable for cross-checks."""
     if is_valid(kind, data):
-        return [], []
+        dates = calendar_problems(kind, data, file)
+        return dates, [p.path for p in dates]
     from engine.schema_messages import explain
 
     seen: set[tuple[KeyPath, str]] = set()
@@ -576,7 +579,77 @@ def check_with_scopes(kind: str, data: object, file: str) -> tuple[list[Problem]
             if (path, message) not in seen:
                 seen.add((path, message))
                 problems.append(Problem(file, 0, 0, message, path, hint))
+    # Strings of the date pattern passed it: whether their day exists is still unknown.
+    dates = calendar_problems(kind, data, file)
+    problems += dates
+    scopes += (p.path for p in dates)
     return sorted(problems, key=lambda p: _document_order(data, p.path)), scopes
+
+
+# --- calendar dates ----------------------------------------------------------------------------
+
+# In a date path, the step that stands for every item of a list or every value of a mapping.
+EVERY = "\x00every"
+_DATE_SHAPE = re.compile(DATE_PATTERN)
+_DATE_PATHS: dict[str, list[KeyPath]] = {}
+
+
+def date_paths(kind: str) -> list[KeyPath]:
+    """The key paths (with ``EVERY`` for any item) where the schema of ``kind`` wants a date."""
+    paths = _DATE_PATHS.get(kind)
+    if paths is None:
+        found: dict[KeyPath, None] = {}
+        _find_dates(_inline_refs(schema_for(kind)), (), found)
+        paths = _DATE_PATHS[kind] = list(found)
+    return paths
+
+
+def _find_dates(node: Any, path: KeyPath, found: dict[KeyPath, None]) -> None:
+    if not isinstance(node, dict):
+        return
+    if node.get("pattern") == DATE_PATTERN:
+        found[path] = None
+    for key, sub in (node.get("properties") or {}).items():
+        _find_dates(sub, (*path, key), found)
+    for key in ("items", "additionalProperties"):
+        _find_dates(node.get(key), (*path, EVERY), found)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in node.get(key) or []:
+            _find_dates(sub, path, found)
+    for key in ("if", "then", "else"):
+        _find_dates(node.get(key), path, found)
+
+
+def calendar_problems(kind: str, data: object, file: str) -> list[Problem]:
+    """A problem for every string of ``data`` that the schema wants as a date and that has the
+    form YYYY-MM-DD but names no real day (`2026-02-30`). Only the schema's date paths are
+    visited: a procedure costs a lookup or two.
+    """
+    out: list[Problem] = []
+    for date_path in date_paths(kind):
+        for path, value in _at(data, date_path, ()):
+            if isinstance(value, str) and _DATE_SHAPE.match(value):
+                wrong = calendar_problem(value)
+                if wrong is not None:
+                    out.append(Problem(file, 0, 0, wrong[0], path, wrong[1]))
+    return out
+
+
+def _at(node: object, rest: KeyPath, path: KeyPath) -> Iterator[tuple[KeyPath, object]]:
+    """(path, value) of every node of ``node`` at ``rest``."""
+    if not rest:
+        yield path, node
+        return
+    step, tail = rest[0], rest[1:]
+    if step == EVERY:
+        if isinstance(node, dict):
+            for key, child in node.items():
+                yield from _at(child, tail, (*path, key))
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                yield from _at(child, tail, (*path, index))
+    elif isinstance(node, dict) and step in node:
+        yield from _at(node[step], tail, (*path, step))
 
 
 def _document_order(data: object, path: KeyPath) -> tuple[int, ...]:

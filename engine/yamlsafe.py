@@ -54,6 +54,25 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         return mapping
 
 
+# Longer integers are no setting of a town hall; past 4300 digits Python refuses to read them.
+MAX_DIGITS = 100
+
+
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> object:
+    if len(node.value) > MAX_DIGITS:
+        raise _LongNumber(node)
+    return loader.construct_yaml_int(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+class _LongNumber(Exception):
+    def __init__(self, node: yaml.Node) -> None:
+        super().__init__(len(node.value))
+        self.node = node
+
+
 def _raise_duplicate(node: yaml.MappingNode) -> None:
     seen: set[str] = set()
     for key_node, _ in node.value:
@@ -109,6 +128,12 @@ def load_yaml(path: Path, display_name: str, *, max_bytes: int = MAX_BYTES) -> o
             f"duplicate key '{exc.node.value}'",
             "each key may appear once in a mapping; remove or rename one of them",
         ) from None
+    except _LongNumber as exc:
+        mark = exc.node.start_mark
+        digits = sum(c.isdigit() for c in exc.node.value)
+        message = f"number of {digits} digits is too long"
+        hint = f"write at most {MAX_DIGITS} digits, or quote it to make it a text"
+        raise _error(display_name, mark.line + 1, mark.column + 1, message, hint) from None
     except yaml.constructor.ConstructorError as exc:
         raise _constructor_problem(exc, display_name) from None
     except yaml.MarkedYAMLError as exc:

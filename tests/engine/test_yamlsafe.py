@@ -181,3 +181,17 @@ def test_unquoted_hash_in_braces(tmp_path: Path, text: str, expected: str) -> No
 def test_a_comment_after_a_colon_elsewhere_is_not_blamed(tmp_path: Path) -> None:
     message = load_error(tmp_path, "a: # a real comment\n  b: 1\nc: [1, 2\n")
     assert "starts a comment" not in message
+
+
+def test_an_overlong_integer_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    # Past 4300 digits, int() itself raises ValueError inside PyYAML's constructor.
+    assert load_error(tmp_path, "a: 1\nmax: -" + "9" * 5000 + "\n") == (
+        "f.yaml:2:6: error: number of 5000 digits is too long "
+        "(write at most 100 digits, or quote it to make it a text)"
+    )
+
+
+def test_long_but_sane_integers_load(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text(f"max: {10**99}\nmin: -0x1f\n", encoding="utf-8")
+    assert load_yaml(path, "ok.yaml") == {"max": 10**99, "min": -31}
