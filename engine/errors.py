@@ -35,8 +35,10 @@ class Problem:
     def as_json(self) -> dict[str, Any]:
         return {
             "file": self.file,
-            "line": self.line,
-            "column": self.column,
+            # null, not 0, where the problem concerns the file as a whole (or the column is
+            # unknown): 0 is no line number a tool should jump to.
+            "line": self.line or None,
+            "column": self.column or None,
             "path": ".".join(str(p) for p in self.path),
             "severity": self.severity,
             "message": self.message,

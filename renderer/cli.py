@@ -41,26 +41,57 @@ def cmd_validate(args: argparse.Namespace) -> int:
     layers = args.layers or default_layers()
     result = validate_layers([Path(p) for p in layers])
     if args.format == "json":
-        print(json.dumps(_as_json(result), ensure_ascii=False, indent=2))
+        # One JSON document and nothing else on stdout, whatever the options.
+        print(json.dumps(as_json(result, explain=args.explain), ensure_ascii=False, indent=2))
+        return 0 if result.ok else 1
+    for problem in result.problems:
+        print(problem.format())
+    if result.ok:
+        print(summary(result.counts))
     else:
-        for problem in result.problems:
-            print(problem.format())
-        if result.ok:
-            print(summary(result.counts))
-        else:
-            count = len(result.problems)
-            print(f"{count} problem{'s' if count > 1 else ''}", file=sys.stderr)
+        count = len(result.problems)
+        print(f"{count} problem{'s' if count > 1 else ''}", file=sys.stderr)
     if args.explain:
         print(explain(result))
     return 0 if result.ok else 1
 
 
-def _as_json(result: Validation) -> dict[str, Any]:
-    return {
+def as_json(result: Validation, *, explain: bool = False) -> dict[str, Any]:
+    """The report of `validate --format json` (documented in docs/definitions.md).
+
+    ``counts`` only when the pack is valid (the counts of a failing pack would be guesses);
+    ``provenance`` only with ``explain``.
+    """
+    report: dict[str, Any] = {
         "ok": result.ok,
         "problems": [p.as_json() for p in result.problems],
-        "counts": result.counts,
     }
+    if result.ok:
+        report["counts"] = result.counts
+    if explain:
+        report["provenance"] = provenance_json(result)
+    return report
+
+
+def provenance_json(result: Validation) -> list[dict[str, Any]]:
+    """One entry per item, sorted by kind and id: where it finally comes from, and what the
+    earlier layers that defined it were (``replaces``, oldest first).
+    """
+    out = []
+    for (kind, item_id), history in sorted(result.provenance.items()):
+        layer, file, action = history[-1]
+        earlier = [{"layer": lay, "file": f} for lay, f, _ in history[:-1]]
+        out.append(
+            {
+                "kind": kind,
+                "id": item_id,
+                "layer": layer,
+                "file": file,
+                "action": action,
+                "replaces": earlier,
+            }
+        )
+    return out
 
 
 def explain(result: Validation) -> str:
