@@ -178,7 +178,7 @@ def _one(
     try:
         expr = conditions.parse(source)
     except conditions.ConditionError as exc:
-        yield at, f"invalid condition: {exc.message}", "", exc.column
+        yield at, f"invalid condition: {exc.message}", exc.hint, exc.column
         return
     scope_problems = False
     names = conditions.references(expr)

@@ -33,12 +33,17 @@ ORDERINGS = frozenset({"<", "<=", ">", ">="})
 
 
 class ConditionError(Exception):
-    """A syntax error in a condition; ``column`` is 1-based within the expression."""
+    """A syntax error in a condition; ``column`` is 1-based within the expression.
 
-    def __init__(self, message: str, column: int) -> None:
+    ``hint`` says what to write instead; it stays out of ``message`` so that the validator
+    can show both the way it shows every problem (``message (hint)``, or apart in JSON).
+    """
+
+    def __init__(self, message: str, column: int, hint: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.column = column
+        self.hint = hint
 
     def __str__(self) -> str:
         return self.message
@@ -171,8 +176,8 @@ def _read_string(source: str, start: int) -> tuple[_Token, int]:
             if escaped not in _ESCAPES:
                 if not escaped:
                     break
-                message = f"unknown escape '\\{escaped}' in string (use \\\\ for a backslash)"
-                raise ConditionError(message, i + 1)
+                message = f"unknown escape '\\{escaped}' in string"
+                raise ConditionError(message, i + 1, "write \\\\ for a backslash")
             chars.append(_ESCAPES[escaped])
             i += 2
         else:
@@ -200,9 +205,9 @@ def _word_token(word: str, column: int) -> _Token:
     if _NAME.match(word):
         return _Token("name", word, column, word)
     if word.lower() in KEYWORDS:
-        raise ConditionError(f"unknown word '{word}'; did you mean '{word.lower()}'?", column)
-    message = f"invalid field id '{word}' (field ids use lowercase letters, digits and '_')"
-    raise ConditionError(message, column)
+        raise ConditionError(f"unknown word '{word}'", column, f"did you mean '{word.lower()}'?")
+    hint = "field ids use lowercase letters, digits and '_'"
+    raise ConditionError(f"invalid field id '{word}'", column, hint)
 
 
 def _read_operator(source: str, start: int) -> tuple[_Token, int]:
@@ -211,7 +216,7 @@ def _read_operator(source: str, start: int) -> tuple[_Token, int]:
         return _Token("op", pair, start + 1), start + 2
     for bad in (pair, source[start]):
         if bad in _BAD_OPERATORS:
-            raise ConditionError(f"unknown operator '{bad}'; {_BAD_OPERATORS[bad]}", start + 1)
+            raise ConditionError(f"unknown operator '{bad}'", start + 1, _BAD_OPERATORS[bad])
     if source[start] in "<>":
         return _Token("op", source[start], start + 1), start + 1
     raise ConditionError(f"unexpected character '{source[start]}'", start + 1)
@@ -297,7 +302,8 @@ class _Parser:
         else:
             return left
         if self.peek().kind == "op":
-            raise ConditionError("comparisons cannot be chained; use 'and'", self.peek().column)
+            column = self.peek().column
+            raise ConditionError("comparisons cannot be chained", column, "use 'and'")
         return result
 
     def negated_test(self, left: Expr) -> Expr:
@@ -306,7 +312,10 @@ class _Parser:
             self.next()
             return Not(In(left, self.value_after("not in")))
         if self.is_keyword("empty"):
-            raise ConditionError("did you mean 'is not empty'?", self.tokens[self.pos - 1].column)
+            column = self.tokens[self.pos - 1].column
+            raise ConditionError(
+                "expected 'in' after 'not'", column, "did you mean 'is not empty'?"
+            )
         raise ConditionError("expected 'in' after 'not'", self.peek().column)
 
     def emptiness(self, left: Expr) -> Expr:
@@ -390,7 +399,7 @@ class _Parser:
         if token.kind == "keyword" and token.text in {"and", "or"}:
             return ConditionError(f"'{token.text}' needs a condition on both sides", token.column)
         message = f"unexpected {token.describe()}"
-        return ConditionError(f"{message} ({expected})" if expected else message, token.column)
+        return ConditionError(message, token.column, expected)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -149,6 +149,53 @@ def _close(word: object, options: Iterable[str]) -> str:
     return f"did you mean '{found[0]}'?" if found else ""
 
 
+# French words admins type for the English values of enums, and the value they mean.
+_FRENCH_VALUES = {
+    "aucun": "none",
+    "aucune": "none",
+    "facultatif": "optional",
+    "optionnel": "optional",
+    "obligatoire": "required",
+    "requis": "required",
+    "an": "year",
+    "annee": "year",
+    "mois": "month",
+    "semaine": "week",
+    "jour": "day",
+    "compte": "account",
+    "portail": "portal",
+    "liste": "select",
+    "actualite": "news",
+    "texte": "text",
+    "nombre": "number",
+    "adresse": "address",
+    "case": "checkbox",
+    "titre": "heading",
+    "paragraphe": "paragraph",
+    "groupe": "group",
+    "courriel": "email",
+    "telephone": "phone",
+    "citoyen": "citizen",
+    "systeme": "system",
+}
+
+
+def _close_value(value: object, options: list[str]) -> str:
+    """The hint for a value outside an enum: the allowed value it most likely meant, if any
+    (case aside, a typo, or the French word for it).
+    """
+    if not isinstance(value, str):
+        return ""
+    lowered = value.strip().lower()
+    plain = "".join(
+        c for c in unicodedata.normalize("NFKD", lowered) if not unicodedata.combining(c)
+    )
+    for candidate in (lowered, _FRENCH_VALUES.get(plain)):
+        if candidate in options:
+            return f"did you mean '{candidate}'?"
+    return _close(lowered, options)
+
+
 def _type_hint(expected: str, value: object) -> str:
     if value is None:
         return "write a value after the colon, or remove the key"
@@ -223,7 +270,7 @@ def _explain_value(path: KeyPath, validator: str, value: Any, instance: Any) -> 
         return (path, *wrong_type(expected, instance))
     if validator == "enum":
         options = [str(v) for v in value]
-        hint = _close(instance, options)
+        hint = _close_value(instance, options)
         if instance == "group":
             hint = "a group cannot contain another group"
         return path, f"{_show(instance)} is not one of: {', '.join(options)}", hint

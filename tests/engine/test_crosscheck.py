@@ -224,7 +224,7 @@ HINT_LATER = "a condition may only read what the citizen already answered"
             # columns inside the condition are mapped to the file: the second '==' and '='
             [
                 "9:65: error: invalid condition: expected a value after '=='",
-                "13:27: error: invalid condition: unknown operator '='; did you mean '=='?",
+                "13:27: error: invalid condition: unknown operator '=' (did you mean '=='?)",
             ],
             id="condition-syntax",
         ),
@@ -605,3 +605,17 @@ def test_an_unreadable_file_hides_no_other_problem_and_adds_none(pack: Pack) -> 
         "invalid YAML: did not find expected node content while parsing a flow node "
         "(a bracket or brace is not closed)",
     ]
+
+
+def test_condition_hints_are_hints(pack: Pack) -> None:
+    procedure(
+        pack,
+        STEP_HEAD + "      - {id: n, type: text, label: N}\n"
+        "      - {id: m, type: text, label: M, visible_if: \"n = 'x' AND n\"}\n",
+    )
+    [found] = pack.validate().problems
+    assert (found.message, found.hint) == (
+        "invalid condition: unknown operator '='",
+        "did you mean '=='?",
+    )
+    assert found.as_json()["hint"] == "did you mean '=='?"

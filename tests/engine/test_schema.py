@@ -202,6 +202,30 @@ def test_enum_typo_gets_a_hint() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("path", "value", "hint"),
+    [
+        pytest.param(("appointment", "mode"), "optionnal", "did you mean 'optional'?", id="typo"),
+        pytest.param(("appointment", "mode"), "Required", "did you mean 'required'?", id="case"),
+        pytest.param(
+            ("appointment", "mode"), "facultatif", "did you mean 'optional'?", id="french"
+        ),
+        pytest.param(("quota", "per"), "Année", "did you mean 'year'?", id="french-accent"),
+        pytest.param(("quota", "scope"), "compte", "did you mean 'account'?", id="french-scope"),
+        pytest.param(("appointment", "mode"), "sometimes", "", id="nothing-close"),
+    ],
+)
+def test_enum_hint_names_the_closest_value(path: tuple[str, str], value: str, hint: str) -> None:
+    data = cantine()
+    data.setdefault(path[0], {})[path[1]] = value
+    if path[0] == "appointment":
+        data["appointment"].setdefault("agenda", "accueil")
+    found = [p for p in problems("procedure", data) if p[0] == ".".join(path)]
+    assert [(message.split(" is not one of")[0], h) for _, message, h in found] == [
+        (f"'{value}'", hint)
+    ]
+
+
 def test_wrong_type_with_a_hint() -> None:
     data = cantine()
     data["keywords"] = "cantine"
