@@ -215,3 +215,24 @@ def test_explain_in_json(pack: Pack, capsys: pytest.CaptureFixture[str]) -> None
     assert entries[("procedure", "licence-sport")]["replaces"] == []
     assert entries[("portal", "portal")]["action"] == "overridden"
     assert [(e["kind"], e["id"]) for e in report["provenance"]] == sorted(entries)
+
+
+def test_the_documented_json_report_has_the_real_shape(
+    pack: Pack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    guide = (ROOT / "docs" / "definitions.md").read_text(encoding="utf-8")
+    sample = guide.split("$ guichet validate vendor commune --format json --explain\n")[1]
+    documented = json.loads(sample.split("```")[0])
+    Pack(pack.root, "overlay", "overlay")
+    pack.write("news/vide.yaml", "")
+    pack.write("services.yaml", "etat-civil: {label: EC}\nenfance: {lable: E}\n")
+    _, out, _ = run(capsys, "validate", "pack", "overlay", "--format", "json", "--explain")
+    real = json.loads(out)
+    assert set(documented) == set(real)
+    assert {tuple(p) for p in documented["problems"]} == {tuple(p) for p in real["problems"]}
+    assert documented["problems"][0] == next(
+        {**p, "file": "commune/news/vide.yaml"}
+        for p in real["problems"]
+        if p["file"] == "pack/news/vide.yaml"
+    )
+    assert {tuple(p) for p in documented["provenance"]} == {tuple(p) for p in real["provenance"]}
