@@ -467,6 +467,20 @@ outside the request path).
 """
 
 
+def drop_pg_database(url: str) -> None:
+    """Drop the run's database (made by ``pg_database``)."""
+    import asyncpg
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(PG_URL, timeout=3)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
 def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
         SECTION_START,
@@ -531,7 +545,10 @@ def main() -> int:
         results = [bench_database("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args)]
     pg = pg_database()
     if pg is not None:
-        results.append(bench_database("PostgreSQL", pg, args))
+        try:
+            results.append(bench_database("PostgreSQL", pg, args))
+        finally:
+            drop_pg_database(pg)
     text = report(results, args)
     print(text)
     if not args.no_write:
