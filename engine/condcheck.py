@@ -15,19 +15,12 @@ from typing import Any
 
 from engine import conditions
 from engine.errors import KeyPath
+from engine.model import DISPLAY_TYPES
 
 # (path, message, hint, column inside the condition or 0)
 CondProblem = tuple[KeyPath, str, str, int]
 
-_KINDS = {
-    "number": "number",
-    "date": "date",
-    "checkbox": "boolean",
-    "multichoice": "list",
-    "address": "address",
-    "group": "group",
-}
-NO_VALUE = frozenset({"heading", "paragraph"})
+NO_VALUE = DISPLAY_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +45,7 @@ def _ftype(fld: Mapping[str, Any]) -> str:
 def field_info(fld: Mapping[str, Any]) -> conditions.FieldInfo:
     """How a condition sees a field: its kind and, for choice fields, its values."""
     ftype = _ftype(fld)
-    kind = _KINDS.get(ftype, "string")
+    kind = conditions.FIELD_KINDS.get(ftype, "string")
     choices = None
     # Without `choices` (a problem reported on its own) any value may be meant: no check.
     if ftype in ("choice", "multichoice") and isinstance(fld.get("choices"), list):
