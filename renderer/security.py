@@ -7,6 +7,7 @@ configured limits and checks the CSRF token of the session before any data is us
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
@@ -21,6 +22,9 @@ from renderer.errors import CSRF_MESSAGE, BadRequest, Forbidden, PayloadTooLarge
 
 CSRF_FIELD = "csrf_token"
 URLENCODED = "application/x-www-form-urlencoded"
+# C0 control characters but tab, newline and carriage return, and DEL: never meaningful in a
+# form answer, and PostgreSQL refuses NUL in text (asyncpg raises at the submission).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 BAD_FORM = "Le formulaire envoyé est incorrect ou contient trop de champs ou de fichiers."
 SESSION_COOKIE = "guichet_session"
 # Paths whose responses may be cached: they never carry personal data and are cache-busted.
@@ -109,7 +113,19 @@ async def read_form(request: Request) -> FormData:
             raise PayloadTooLarge(
                 f"Le fichier « {name} » dépasse la taille maximale autorisée ({mb} Mo)."
             )
-    return form
+    return without_controls(form)
+
+
+def without_controls(form: FormData) -> FormData:
+    """``form`` with control characters (see ``_CONTROLS``) removed from every text value.
+
+    Done once here, for every form, so that no answer (applicant fields included) carries
+    them to the draft, the request or an email. Returns ``form`` itself when it has none.
+    """
+    items = form.multi_items()
+    if not any(isinstance(v, str) and _CONTROLS.search(v) for _, v in items):
+        return form
+    return FormData([(k, _CONTROLS.sub("", v) if isinstance(v, str) else v) for k, v in items])
 
 
 def parse_urlencoded(body: bytes, limits: UploadLimits) -> FormData:
