@@ -31,11 +31,13 @@ PostgreSQL submit 116 -> ~400/s, draft load 1,260 -> ~2,900/s):
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -117,6 +119,21 @@ class Statement:
         return found
 
 
+class RawStatement(Statement):
+    """SQL written by hand for one backend; ``names`` are the parameters of $1, $2... (or
+    the ``:name`` parameters on SQLite). For statements SQLAlchemy cannot express well,
+    such as PostgreSQL's chains of data-modifying CTEs."""
+
+    def __init__(self, backend: Backend, sql: str, names: Sequence[str]) -> None:
+        self._backend = backend
+        self._fixed = Compiled(sql, tuple(names), {}, (), (), sql.lstrip().startswith("SELECT"))
+
+    def compiled(self, backend: Backend) -> Compiled:
+        if backend != self._backend:
+            raise ValueError(f"This statement is written for {self._backend}, not {backend}.")
+        return self._fixed
+
+
 Query = ClauseElement | Statement
 
 
@@ -136,17 +153,36 @@ class Database:
 
     ``known`` is a per-database memo of facts that, once true, stay true (rows that are
     never deleted, such as definition snapshots), so hot paths can skip redundant writes.
+    Add to it with `remember`, never directly: a fact learnt inside a transaction becomes
+    known only when the ROOT transaction commits (a savepoint that commits inside an outer
+    transaction that rolls back wrote nothing).
     """
 
     backend: Backend
 
     def __init__(self) -> None:
         self.known: set[Any] = set()
+        # The facts learnt by this task's open transactions, innermost scope last.
+        self._pending: contextvars.ContextVar[tuple[list[Any], ...]] = contextvars.ContextVar(
+            f"known_pending_{id(self)}", default=()
+        )
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """``async with db.transaction():`` commits on success, rolls back on error; nested
         transactions are savepoints."""
+        return _Remembering(self, self._transaction())
+
+    def _transaction(self) -> AbstractAsyncContextManager[None]:
+        """The driver's transaction (root or savepoint)."""
         raise NotImplementedError
+
+    def remember(self, fact: Any) -> None:
+        """Add ``fact`` to `known` once what made it true is committed."""
+        scopes = self._pending.get()
+        if scopes:
+            scopes[-1].append(fact)
+        else:
+            self.known.add(fact)
 
     async def fetch_all(self, query: Query, values: Values = None) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -182,6 +218,41 @@ class Database:
 
     async def disconnect(self) -> None:
         raise NotImplementedError
+
+
+class _Remembering:
+    """Wraps a driver transaction: facts `remember`ed inside it move to the enclosing scope
+    when it succeeds (to `Database.known` for the root, after COMMIT) and are dropped when
+    it fails."""
+
+    __slots__ = ("_db", "_inner", "_token")
+
+    def __init__(self, db: Database, inner: AbstractAsyncContextManager[None]) -> None:
+        self._db = db
+        self._inner = inner
+
+    async def __aenter__(self) -> None:
+        await self._inner.__aenter__()
+        self._token = self._db._pending.set((*self._db._pending.get(), []))
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        db = self._db
+        facts = db._pending.get()[-1]
+        db._pending.reset(self._token)
+        # The driver commits or rolls back first: a failed COMMIT raises here.
+        suppressed = await self._inner.__aexit__(exc_type, exc, traceback)
+        if exc_type is None and facts:
+            outer = db._pending.get()
+            if outer:
+                outer[-1].extend(facts)
+            else:
+                db.known.update(facts)
+        return suppressed
 
 
 def backend_of(url: str) -> Backend:

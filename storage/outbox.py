@@ -79,7 +79,12 @@ ENQUEUE = Statement(
 
 async def enqueue(db: Database, mail: Mail, now: dt.datetime) -> int:
     """Queue ``mail``; inside ``db.transaction()`` it commits or rolls back with the caller."""
-    values = {
+    return int(await db.fetch_val(ENQUEUE, enqueue_values(mail, now)))
+
+
+def enqueue_values(mail: Mail, now: dt.datetime) -> dict[str, Any]:
+    """The outbox row of ``mail`` (without ``attempts``, 0), with a fresh Message-ID."""
+    return {
         "created_at": now,
         "message_id": make_msgid(domain="guichet.local"),
         "to_addr": mail.to,
@@ -90,7 +95,6 @@ async def enqueue(db: Database, mail: Mail, now: dt.datetime) -> int:
         "html_body": mail.html,
         "next_attempt_at": now,
     }
-    return int(await db.fetch_val(ENQUEUE, values))
 
 
 def build_message(row: dict[str, Any], default_sender: str) -> EmailMessage:

@@ -44,7 +44,7 @@ class PostgresDatabase(Database):
         await inner.connect()
         return cls(inner)
 
-    def transaction(self) -> AbstractAsyncContextManager[None]:
+    def _transaction(self) -> AbstractAsyncContextManager[None]:
         return self._inner.transaction()  # type: ignore[return-value]
 
     async def fetch_all(self, query: Query, values: Values = None) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from storage import pg_submit
 from storage.db import (
     Backend,
     Database,
@@ -277,23 +278,65 @@ async def submit(
     """Store a new request and everything that goes with it, all or nothing."""
     token = secrets.token_urlsafe(32)
     # Definition snapshots are never deleted: once one is known stored, skip its upsert
-    # (and the JSON dump of the whole snapshot).
+    # (and the JSON dump of the whole snapshot). Known only once the root transaction
+    # commits (a caller may wrap this one in its own transaction).
     known = ("definition_version", new.procedure_id, new.version)
+    store_definition = known not in db.known
     async with db.transaction():
-        if known not in db.known:
-            await db.execute(KEEP_DEFINITION, _definition_values(new, now))
-        if new.quota is not None:
-            await claim_quota(db, new.procedure_id, new.quota)
-        reference = await next_reference(db, now)
-        request_id = await _insert_request(db, new, reference, hash_token(token), now)
-        await add_event(db, request_id, "submitted", now=now, actor_kind="citizen")
-        for piece in new.pieces:
-            await add_piece(db, piece, now=now, request_id=request_id)
-        mail = compose_ack(reference, token)
-        if mail is not None:
-            await enqueue(db, mail, now)
-    db.known.add(known)
+        if db.backend == "postgresql":
+            request_id, reference = await _submit_postgres(
+                db, new, now, token, compose_ack, store_definition
+            )
+        else:
+            if store_definition:
+                await db.execute(KEEP_DEFINITION, _definition_values(new, now))
+            if new.quota is not None:
+                await claim_quota(db, new.procedure_id, new.quota)
+            reference = await next_reference(db, now)
+            values = _request_values(new, reference, hash_token(token), now)
+            request_id = int(await db.fetch_val(INSERT_REQUEST, values))
+            await add_event(db, request_id, "submitted", now=now, actor_kind="citizen")
+            for piece in new.pieces:
+                await add_piece(db, piece, now=now, request_id=request_id)
+            mail = compose_ack(reference, token)
+            if mail is not None:
+                await enqueue(db, mail, now)
+        if store_definition:
+            db.remember(known)
     return Submitted(id=request_id, reference=reference, token=token)
+
+
+async def _submit_postgres(
+    db: Database,
+    new: NewRequest,
+    now: dt.datetime,
+    token: str,
+    compose_ack: Callable[[str, str], Mail | None],
+    store_definition: bool,
+) -> tuple[int, str]:
+    """Two statements (see `storage.pg_submit`): quota + reference, then all the rows."""
+    year = now.astimezone(PARIS).year
+    if new.quota is None:
+        number = int(await db.fetch_val(NEXT_REFERENCE, {"year": year}))
+    else:
+        claim = new.quota
+        values = {
+            "procedure_id": new.procedure_id,
+            "period_key": claim.period_key,
+            "scope_key": claim.scope_key,
+            "max": claim.max,
+            "year": year,
+        }
+        found = await pg_submit.claim_quota_and_reference(db, values) if claim.max > 0 else None
+        if found is None:
+            raise QuotaReached(new.procedure_id, claim.period_key, claim.scope_key)
+        number = found
+    reference = format_reference(year, number)
+    request = _request_values(new, reference, hash_token(token), now)
+    snapshot = dump_json(new.snapshot) if store_definition else None
+    mail = compose_ack(reference, token)
+    request_id = await pg_submit.store(db, request, new.pieces, mail, snapshot, now)
+    return request_id, reference
 
 
 def _definition_values(new: NewRequest, now: dt.datetime) -> dict[str, Any]:
@@ -305,10 +348,10 @@ def _definition_values(new: NewRequest, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-async def _insert_request(
-    db: Database, new: NewRequest, reference: str, token_hash: str, now: dt.datetime
-) -> int:
-    values = {
+def _request_values(
+    new: NewRequest, reference: str, token_hash: str, now: dt.datetime
+) -> dict[str, Any]:
+    return {
         "reference": reference,
         "procedure_id": new.procedure_id,
         "version": new.version,
@@ -321,7 +364,6 @@ async def _insert_request(
         "created_at": now,
         "updated_at": now,
     }
-    return int(await db.fetch_val(INSERT_REQUEST, values))
 
 
 async def add_piece(

@@ -141,7 +141,7 @@ class SQLiteDatabase(Database):
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, MAX_DELAY)
 
-    def transaction(self) -> _Transaction:
+    def _transaction(self) -> _Transaction:
         return _Transaction(self)
 
     async def fetch_all(self, query: Query, values: Values = None) -> list[dict[str, Any]]:

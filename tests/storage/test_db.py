@@ -55,6 +55,26 @@ async def test_rollback_on_error_and_nested_savepoint(db: Database) -> None:
     assert rows == [{"year": 2027}]
 
 
+async def test_remembered_facts_follow_the_root_transaction(db: Database) -> None:
+    db.remember("outside")  # no transaction: true at once
+    async with db.transaction():
+        db.remember("root")
+        with pytest.raises(RuntimeError, match="inner"):
+            async with db.transaction():
+                db.remember("rolled back savepoint")
+                raise RuntimeError("inner")
+        async with db.transaction():
+            db.remember("released savepoint")
+        assert db.known == {"outside"}
+    assert db.known == {"outside", "root", "released savepoint"}
+    with pytest.raises(RuntimeError, match="outer"):
+        async with db.transaction():
+            async with db.transaction():
+                db.remember("inside a failed root")
+            raise RuntimeError("outer")
+    assert db.known == {"outside", "root", "released savepoint"}
+
+
 async def _locked_by_another_process(path: str) -> sqlite3.Connection:
     # Stands for `guichet migrate` or any other process writing to the file.
     other = sqlite3.connect(path, isolation_level=None)

@@ -10,8 +10,10 @@ from storage import tables
 from storage.db import Database, connect
 from storage.outbox import Mail
 from storage.requests import (
+    Piece,
     QuotaClaim,
     QuotaReached,
+    StoredFile,
     add_event,
     cancel,
     get_by_token,
@@ -177,3 +179,48 @@ async def test_add_event_appends_to_history(db: Database) -> None:
         ("status", "agent", 7, {"to": "x"}),
     ]
     assert await get_request(db, done.id + 100) is None
+
+
+async def test_several_pieces_and_files_keep_their_order_and_no_mail_means_no_outbox_row(
+    db: Database,
+) -> None:
+    files = [StoredFile(c * 64, f"{c}.pdf", "application/pdf", n) for n, c in enumerate("bcd")]
+    pieces = [
+        Piece("livret-famille", "Livret de famille", files),
+        Piece("photo", "Photo d'identité", []),
+        a_piece(SHA),
+    ]
+    done = await submit(db, new_request(pieces=pieces), NOW, lambda reference, token: None)
+
+    tracked = await get_request(db, done.id)
+    assert tracked is not None
+    assert [(p.document_type, p.label, p.files) for p in tracked.pieces] == [
+        ("livret-famille", "Livret de famille", files),
+        ("photo", "Photo d'identité", []),
+        ("justificatif-domicile", "Justificatif de domicile", a_piece(SHA).files),
+    ]
+    assert await count(db, tables.outbox) == 0
+
+
+async def test_a_refused_quota_takes_no_reference_number(db: Database) -> None:
+    quota = QuotaClaim(period_key="2026", scope_key="", max=1)
+    assert (await submit(db, new_request(quota), NOW, ack)).reference == "DEM-2026-000001"
+    with pytest.raises(QuotaReached):
+        await submit(db, new_request(quota), NOW, ack)
+    assert (await submit(db, new_request(), NOW, ack)).reference == "DEM-2026-000002"
+
+
+async def test_snapshot_is_known_stored_only_once_the_outer_transaction_commits(
+    db: Database,
+) -> None:
+    with pytest.raises(RuntimeError, match="after submit"):
+        async with db.transaction():
+            await submit(db, new_request(), NOW, ack)
+            assert db.known == set()
+            raise RuntimeError("after submit")
+    assert db.known == set()
+    # Had the rolled back snapshot been memoised, this would skip it and break the foreign key.
+    done = await submit(db, new_request(), NOW, ack)
+    tracked = await get_request(db, done.id)
+    assert tracked is not None and tracked.snapshot == SNAPSHOT
+    assert db.known == {("definition_version", "inscription-cantine", "0123456789abcdef")}
