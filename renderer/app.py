@@ -33,7 +33,7 @@ from renderer.sessions import SessionMiddleware
 from renderer.settings import Settings
 from storage import drafts, migrations, outbox
 from storage.db import connect
-from storage.files import FileStore
+from storage.files import FileStore, sweep_files
 
 log = logging.getLogger("guichet")
 
@@ -48,6 +48,8 @@ ROUTE_MODULES = (
 OPTIONAL_ROUTE_MODULES = {"renderer.routes.wizard", "renderer.routes.tracking"}
 OUTBOX_INTERVAL_SECONDS = 5.0
 DRAFT_PURGE_INTERVAL_SECONDS = 3600.0
+# A file is uploaded before the draft that references it is saved: younger files are kept.
+FILE_SWEEP_GRACE_SECONDS = 3600.0
 
 
 def utc_now() -> dt.datetime:
@@ -150,15 +152,26 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-async def _purge_drafts_loop(app: Starlette, stop: asyncio.Event) -> None:
-    """Drop drafts untouched for GUICHET_DRAFT_TTL_HOURS, every hour."""
+async def purge_round(app: Starlette) -> None:
+    """Drop drafts untouched for GUICHET_DRAFT_TTL_HOURS, then the files nothing references.
+
+    The sweep runs after the purge so that the files of the drafts just dropped go in the
+    same round; files younger than ``FILE_SWEEP_GRACE_SECONDS`` (by the wall clock, like
+    their modification time) are kept.
+    """
     settings: Settings = app.state.settings
+    cutoff = app.state.now() - dt.timedelta(hours=settings.draft_ttl_hours)
+    await drafts.purge_drafts(app.state.db, older_than=cutoff)
+    await sweep_files(app.state.db, app.state.files, grace_seconds=FILE_SWEEP_GRACE_SECONDS)
+
+
+async def _purge_drafts_loop(app: Starlette, stop: asyncio.Event) -> None:
+    """``purge_round`` every hour."""
     while not stop.is_set():
         try:
-            cutoff = app.state.now() - dt.timedelta(hours=settings.draft_ttl_hours)
-            await drafts.purge_drafts(app.state.db, older_than=cutoff)
+            await purge_round(app)
         except Exception:  # a failed purge is retried at the next round
-            log.exception("draft purge failed")
+            log.exception("draft purge or file sweep failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=DRAFT_PURGE_INTERVAL_SECONDS)
 
