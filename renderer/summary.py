@@ -108,11 +108,20 @@ def applicant_rows(applicant: Mapping[str, Any]) -> list[Row]:
     return rows_of(APPLICANT_STEP, applicant)
 
 
-def document_rows(proc: Procedure, documents: list[dict[str, Any]]) -> list[Row]:
-    """One row per document type with files: its label and the files' names."""
+def document_rows(
+    proc: Procedure, documents: list[dict[str, Any]], shown: rules.Visibility | None = None
+) -> list[Row]:
+    """One row per document type with files: its label and the files' names.
+
+    With ``shown``, only the documents it shows (a document hidden since its files were
+    attached is not submitted, so it is not listed either).
+    """
     labels = {d.type.id: d.type.label for d in proc.documents}
+    visible = {d.type.id for d in shown.documents} if shown is not None else None
     out = []
     for doc in documents:
+        if visible is not None and doc["type"] not in visible:
+            continue
         names = [f["filename"] for f in doc.get("files", [])]
         if names:
             out.append(Row(labels.get(doc["type"], doc["type"]), ", ".join(names)))

@@ -62,6 +62,17 @@ class Wizard:
         index = ws.find(self.seq, self.current.key)
         return self.url(self.seq[index - 1].key) if index else None
 
+    @property
+    def returning(self) -> bool:
+        """Whether the step was opened by a "Modifier" link of the récapitulatif."""
+        return self.request.query_params.get("retour") == ws.SUMMARY
+
+    @property
+    def action(self) -> str:
+        """This step's form action (keeps the way back to the récapitulatif)."""
+        url = self.url(self.current.key)
+        return url + f"?retour={ws.SUMMARY}" if self.returning else url
+
     def redirect(self, key: str) -> RedirectResponse:
         return RedirectResponse(self.url(key), status_code=303)
 
@@ -100,6 +111,7 @@ class Wizard:
             tuple(progress),
             tuple(k in done for _, k, _ in progress),
             self.back_url,
+            self.returning,
             extra_key,
         )
 
@@ -135,6 +147,11 @@ class Wizard:
         fresh = self.saved_at is not None and self.now - self.saved_at < RESAVE_AFTER
         if changed or not already or not fresh:
             await self.save()
+        if self.returning:
+            # Back to the récapitulatif, unless the answers showed a step not done yet.
+            end = ws.find(self.seq, ws.SUMMARY)
+            missing = ws.first_incomplete(self.seq, self.draft["done"], end or len(self.seq))
+            return self.redirect(missing or ws.SUMMARY)
         return self.redirect(ws.next_key(self.seq, self.current.key))
 
 
@@ -210,6 +227,8 @@ async def wizard_step(request: Request) -> Response:
 async def intro(wiz: Wizard, form: FormData | None) -> Response:
     if form is None:
         return wiz.page("wizard/intro.html")
+    # Starting a procedure ends the previous confirmation (kept so that a reload shows it).
+    wiz.request.session.pop("confirmation", None)
     return await wiz.done_then_next()
 
 
@@ -419,7 +438,7 @@ async def documents(wiz: Wizard, form: FormData | None) -> Response:
     if errors:
         return _documents_page(wiz, docs, errors)
     if removed or "_upload" in form:
-        return wiz.redirect(ws.DOCUMENTS)
+        return RedirectResponse(wiz.action, status_code=303)
     for doc in docs:
         if doc.required and not ws.pieces_of(wiz.draft, doc.type.id):
             errors[forms.html_id(f"piece-{doc.type.id}")] = submission.PIECE_REQUIRED
@@ -461,7 +480,7 @@ def _summary_page(wiz: Wizard, alert: str = "", status_code: int = 200) -> Respo
         status_code,
         applicant_rows=summary.applicant_rows(wiz.draft["applicant"]),
         sections=summary.sections(wiz.shown),
-        documents=summary.document_rows(wiz.proc, wiz.draft["documents"]),
+        documents=summary.document_rows(wiz.proc, wiz.draft["documents"], wiz.shown),
         has_documents=any(k.key == ws.DOCUMENTS for k in wiz.seq),
         agenda=agenda,
         alert=alert,
@@ -490,7 +509,7 @@ async def summary_step(wiz: Wizard, form: FormData | None) -> Response:
 
 async def confirmation(request: Request) -> Response:
     proc = _procedure(request)
-    flash = request.session.pop("confirmation", None)
+    flash = request.session.get("confirmation")
     if not isinstance(flash, dict) or flash.get("procedure") != proc.id:
         return RedirectResponse(f"/demarches/{proc.id}", status_code=303)
     context = {"proc": proc, "reference": flash["reference"], "email": flash["email"]}

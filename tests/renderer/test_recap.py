@@ -1,0 +1,90 @@
+"""The récapitulatif: shown documents only, "Modifier" comes back to it, the confirmation
+survives a reload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from renderer import wizard_state as ws
+from tests.renderer import journey
+from tests.renderer.conftest import EXAMPLE_PACK, FIXED_NOW
+
+TODAY = FIXED_NOW.date()
+RETURN = f"?retour={ws.SUMMARY}"
+
+
+@pytest.fixture
+def example(client_factory: Any) -> Any:
+    return client_factory(EXAMPLE_PACK)
+
+
+def _with_answer(proc: Any, step_id: str, field_id: str, values: list[str]) -> list[Any]:
+    pairs = [p for p in journey.step_pairs(proc, step_id, TODAY) if p[0] != field_id]
+    return pairs + [(field_id, v) for v in values]
+
+
+def test_files_of_a_document_hidden_since_are_not_listed(example: Any) -> None:
+    proc = example.app.state.pack.procedures["acte-naissance"]
+    summary_url = journey.fill_draft(example, proc, TODAY)
+    base = f"/demarches/{proc.id}/etapes/"
+    # As a parent, the livret de famille is asked for: attach it.
+    journey.post(example, base + "demande-acte", _with_answer(proc, "acte", "qualite", ["Parent"]))
+    assert journey.upload_all(example, proc, base + ws.DOCUMENTS).status_code == 303
+    assert "piece-livret-famille.pdf" in example.get(summary_url).text
+    # No longer a parent: the livret is hidden, its file is not submitted nor listed.
+    first = proc.steps[0].fields[0].choices[0].value
+    response = journey.post(
+        example, base + "demande-acte" + RETURN, _with_answer(proc, "acte", "qualite", [first])
+    )
+    assert response.headers["location"] == summary_url
+    page = example.get(summary_url).text
+    assert "piece-livret-famille.pdf" not in page
+    assert "piece-piece-identite.pdf" in page
+
+
+def test_modifier_comes_back_to_the_recapitulatif(example: Any) -> None:
+    proc = example.app.state.pack.procedures["inscription-periscolaire"]
+    summary_url = journey.fill_draft(example, proc, TODAY)
+    page = example.get(summary_url).text
+    assert f'href="/demarches/{proc.id}/etapes/demande-accueils{RETURN}"' in page
+    url = f"/demarches/{proc.id}/etapes/demande-accueils{RETURN}"
+    assert f'action="{url}"' in example.get(url).text
+    response = journey.post(example, url, journey.step_pairs(proc, "accueils", TODAY))
+    assert response.headers["location"] == summary_url
+    # Without the link, the next step follows as usual.
+    plain = f"/demarches/{proc.id}/etapes/demande-accueils"
+    response = journey.post(example, plain, journey.step_pairs(proc, "accueils", TODAY))
+    assert response.headers["location"] == f"/demarches/{proc.id}/etapes/demande-contacts"
+    # An answer that shows a step not done yet: that step first.
+    with_wednesday = _with_answer(proc, "accueils", "accueils", ["matin", "mercredi"])
+    response = journey.post(example, url, with_wednesday)
+    assert response.headers["location"] == f"/demarches/{proc.id}/etapes/demande-mercredi"
+
+
+def test_modifier_mes_informations_comes_back_too(example: Any) -> None:
+    proc = example.app.state.pack.procedures["acte-naissance"]
+    summary_url = journey.fill_draft(example, proc, TODAY)
+    url = f"/demarches/{proc.id}/etapes/{ws.APPLICANT}{RETURN}"
+    applicant = {**journey.APPLICANT, "prenom": "Jeanne"}
+    response = journey.post(example, url, list(applicant.items()))
+    assert response.headers["location"] == summary_url
+    assert "Jeanne" in example.get(summary_url).text
+
+
+def test_the_confirmation_survives_a_reload_until_another_procedure_starts(
+    example: Any,
+) -> None:
+    proc = example.app.state.pack.procedures["acte-naissance"]
+    journey.fill_draft(example, proc, TODAY)
+    location = journey.submit(example, proc).headers["location"]
+    first = example.get(location)
+    reference = journey.re.search(r"DEM-2026-\d{6}", first.text)
+    assert reference is not None
+    again = example.get(location, follow_redirects=False)
+    assert again.status_code == 200 and reference.group(0) in again.text
+    journey.post(example, "/demarches/signalement/etapes/demarche", [])
+    gone = example.get(location, follow_redirects=False)
+    assert gone.status_code == 303
+    assert gone.headers["location"] == f"/demarches/{proc.id}"
