@@ -8,7 +8,9 @@ database (skipped when unreachable), one task at a time:
   with the same durability as the reference: ``BEGIN IMMEDIATE; INSERT; COMMIT``), and
   the same with an ad-hoc SQLAlchemy statement compiled on every call;
 - submit/s: ``storage.requests.submit`` of a request with one piece, a quota and an
-  acknowledgement mail (the whole submission transaction);
+  acknowledgement mail (the whole submission transaction), by one task and by 8 tasks at
+  once (on PostgreSQL they overlap on the pool's connections but queue on the year's
+  reference counter row);
 - draft load/s and draft save/s: ``storage.drafts.load_draft`` / ``save_draft`` of a
   draft of about 2 KB of JSON;
 - tracking/s: ``storage.requests.get_by_token`` (request, snapshot, history, pieces).
@@ -90,6 +92,25 @@ async def _rate(seconds: float, op: Callable[[int], Awaitable[object]]) -> float
     return best
 
 
+async def _rate_tasks(seconds: float, tasks: int, op: Callable[[int], Awaitable[object]]) -> float:
+    """Like `_rate`, with ``tasks`` tasks running ``op`` at once (the page server's case)."""
+    best = 0.0
+    counter = iter(range(10**9))
+    for _ in range(3):
+        done = 0
+        start = time.perf_counter()
+
+        async def worker(start: float = start) -> None:
+            nonlocal done
+            while time.perf_counter() - start < seconds:
+                await op(next(counter))
+                done += 1
+
+        await asyncio.gather(*(worker() for _ in range(tasks)))
+        best = max(best, done / (time.perf_counter() - start))
+    return best
+
+
 def stdlib_commits(path: Path, seconds: float) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
@@ -149,6 +170,7 @@ async def _measure(db: Database, seconds: float) -> dict[str, float]:
     rates = {"commits": await _rate(seconds, commit)}
     rates["commits, compiled per call"] = await _rate(seconds, commit_adhoc)
     rates["submit"] = await _rate(seconds, one_submit)
+    rates["submit, 8 tasks"] = await _rate_tasks(seconds, 8, one_submit)
     rates["draft save"] = await _rate(seconds, save)
     rates["draft load"] = await _rate(seconds, load)
     rates["tracking"] = await _rate(seconds, track)
@@ -202,6 +224,7 @@ def main() -> None:
         "commits",
         "commits, compiled per call",
         "submit",
+        "submit, 8 tasks",
         "draft save",
         "draft load",
         "tracking",
