@@ -28,6 +28,8 @@ from engine.model import Choice, Field, Procedure, Step
 
 REQUIRED = "Ce champ est obligatoire."
 REQUIRED_BOX = "Cochez cette case pour continuer."
+REQUIRED_CHOICE = "Choisissez une réponse."
+REQUIRED_BOXES = "Cochez au moins une case."
 EMAIL = "Saisissez une adresse électronique valide."
 PHONE = "Saisissez un numéro de téléphone valide."
 POSTAL_CODE = "Saisissez un code postal à 5 chiffres."
@@ -211,14 +213,19 @@ def date_bounds(low: str | None, high: str | None) -> Any:
 def count_bounds(low: float | None, high: float | None) -> Any:
     def check(form: wtforms.Form, fld: wtforms.Field) -> None:
         if low is not None and len(fld.data) < low:
-            raise ValidationError(f"Cochez au moins {int(low)} case(s).")
+            raise ValidationError(f"Cochez au moins {count(int(low), 'case')}.")
         if high is not None and len(fld.data) > high:
-            raise ValidationError(f"Cochez au plus {int(high)} case(s).")
+            raise ValidationError(f"Cochez au plus {count(int(high), 'case')}.")
 
     return check
 
 
 # --- building classes ------------------------------------------------------------------
+
+
+def count(n: int, noun: str) -> str:
+    """``n`` ``noun`` in French: "une ligne", "2 lignes" (feminine nouns only)."""
+    return f"une {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _first(f: Field, message: str = REQUIRED) -> list[Any]:
@@ -244,11 +251,17 @@ def _wtforms_fields(f: Field) -> dict[str, wtforms.Field]:
     if t == "date":
         return {f.id: DateInput(validators=[*_first(f), date_bounds(f.date_min, f.date_max)])}
     if t == "choice":
-        return {f.id: ChoiceInput(values=[c.value for c in f.choices], validators=_first(f))}
+        return {
+            f.id: ChoiceInput(
+                values=[c.value for c in f.choices], validators=_first(f, REQUIRED_CHOICE)
+            )
+        }
     if t == "multichoice":
         checks = [count_bounds(f.min, f.max)]
         values = [c.value for c in f.choices]
-        return {f.id: MultiChoiceInput(values=values, validators=[*_first(f), *checks])}
+        return {
+            f.id: MultiChoiceInput(values=values, validators=[*_first(f, REQUIRED_BOXES), *checks])
+        }
     if t == "checkbox":
         return {f.id: CheckboxInput(validators=_first(f, REQUIRED_BOX))}
     if t == "address":
@@ -524,7 +537,7 @@ def parse_step(
                 if s.holds_value and rules.field_visible(s, shown, row=values[f.id][n]):
                     _validate(row_form, s, f"{f.id}-{n}-", errors)
         if len(values[f.id]) < f.min_items:
-            errors[html_id(f"{f.id}-add")] = f"Ajoutez au moins {f.min_items} ligne(s)."
+            errors[html_id(f"{f.id}-add")] = f"Ajoutez au moins {count(f.min_items, 'ligne')}."
     kept = {f.id: shown[f.id] for f in sf.step.fields if f.id in shown}
     return Parsed(kept, errors, None, visibility)
 

@@ -13,7 +13,13 @@ from typing import Any
 
 from engine import rules
 from engine.model import DISPLAY_TYPES, Field, Procedure, Step
-from renderer.forms import APPLICANT_STEP
+from renderer.forms import APPLICANT_STEP, count
+
+UNANSWERED = "Sans réponse"
+
+
+def _answered(value: Any) -> bool:
+    return not (value is None or value == "" or value == [])
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +52,7 @@ def _number(value: Any) -> str:
 def show(f: Field, value: Any) -> str:
     """One value as the citizen reads it."""
     if value is None or value == "" or value == []:
-        return "Non renseigné"
+        return UNANSWERED
     if f.type == "choice":
         return _label(f, str(value))
     if f.type == "multichoice":
@@ -72,7 +78,8 @@ def rows_of(step: Step, values: Mapping[str, Any]) -> list[Row]:
 
     Filtered values hold only visible fields (and group rows only visible sub-fields), so a
     field with a value is shown without evaluating its condition again; a field without one
-    is shown ("Non renseigné") when its condition holds.
+    is shown when its condition holds, unless it is optional and unanswered (then it is left
+    out rather than listed as "Sans réponse").
     """
     out: list[Row] = []
     for f in step.fields:
@@ -80,9 +87,11 @@ def rows_of(step: Step, values: Mapping[str, Any]) -> list[Row]:
             continue
         if f.id not in values and not rules.field_visible(f, values):
             continue
+        if not f.required and not _answered(values.get(f.id)):
+            continue
         if f.type == "group":
             group_rows = [_group_row(f, row, values) for row in values.get(f.id) or []]
-            out.append(Row(f.label, f"{len(group_rows)} ligne(s)", group_rows))
+            out.append(Row(f.label, count(len(group_rows), "ligne"), group_rows))
         else:
             out.append(Row(f.label, show(f, values.get(f.id))))
     return out
@@ -92,7 +101,9 @@ def _group_row(group: Field, row: Mapping[str, Any], values: Mapping[str, Any]) 
     return [
         Row(s.label, show(s, row.get(s.id)))
         for s in group.fields
-        if s.type not in DISPLAY_TYPES and (s.id in row or rules.field_visible(s, values, row=row))
+        if s.type not in DISPLAY_TYPES
+        and (s.id in row or rules.field_visible(s, values, row=row))
+        and (s.required or _answered(row.get(s.id)))
     ]
 
 

@@ -367,10 +367,10 @@ def _error_labels(sf: forms.StepForm) -> dict[str, str]:
             labels[forms.html_id(f"{f.id}-{part}")] = f"{f.label} : {label.lower()}"
         for n in range(f.max_items if f.type == "group" else 0):
             for s in f.fields:
-                labels[forms.html_id(f"{f.id}-{n}-{s.id}")] = f"{f.label} {n + 1} : {s.label}"
+                labels[forms.html_id(f"{f.id}-{n}-{s.id}")] = f"{f.label} — n° {n + 1} : {s.label}"
                 for part, label in forms.ADDRESS_LABELS.items():
                     name = f"{f.id}-{n}-{s.id}-{part}"
-                    labels[forms.html_id(name)] = f"{f.label} {n + 1} : {label.lower()}"
+                    labels[forms.html_id(name)] = f"{f.label} — n° {n + 1} : {label.lower()}"
         if f.type == "group":
             labels[forms.html_id(f"{f.id}-add")] = f.label
     return labels

@@ -117,11 +117,11 @@ def test_valid_values_are_coerced() -> None:
         ("jour", "2026-07-02", "f-jour", "La date doit être le 01/07/2026 ou avant."),
         ("jour", "demain", "f-jour", "Saisissez une date valide."),
         ("choix", "z", "f-choix", "Sélectionnez une des valeurs proposées."),
-        ("choix", None, "f-choix", "Ce champ est obligatoire."),
+        ("choix", None, "f-choix", "Choisissez une réponse."),
         ("accord", None, "f-accord", "Cochez cette case pour continuer."),
         ("adresse-city", None, "f-adresse-city", "Ce champ est obligatoire."),
         ("lignes-0-nom", None, "f-lignes-0-nom", "Ce champ est obligatoire."),
-        ("lignes-rows", "0", "f-lignes-add", "Ajoutez au moins 1 ligne(s)."),
+        ("lignes-rows", "0", "f-lignes-add", "Ajoutez au moins une ligne."),
     ],
 )
 def test_french_messages(key: str, value: str | None, anchor: str, message: str) -> None:
@@ -134,7 +134,7 @@ def test_multichoice_bounds() -> None:
     assert parse(pairs).errors == {}  # not required: no answer is allowed
     assert parse([*pairs, ("cases", "a")]).errors == {}
     three = [*pairs, ("cases", "a"), ("cases", "b"), ("cases", "c")]
-    assert parse(three).errors == {"f-cases": "Cochez au plus 2 case(s)."}
+    assert parse(three).errors == {"f-cases": "Cochez au plus 2 cases."}
 
 
 def test_conditional_field_required_only_when_visible() -> None:

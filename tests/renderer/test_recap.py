@@ -88,3 +88,16 @@ def test_the_confirmation_survives_a_reload_until_another_procedure_starts(
     gone = example.get(location, follow_redirects=False)
     assert gone.status_code == 303
     assert gone.headers["location"] == f"/demarches/{proc.id}"
+
+
+def test_unanswered_optional_fields_are_left_out_and_plurals_are_french(example: Any) -> None:
+    from renderer import summary
+
+    proc = example.app.state.pack.procedures["inscription-periscolaire"]
+    step = proc.steps[0]
+    row = {"prenom": "Léa", "nom": "Dupont", "naissance": "2019-03-14", "classe": "CP"}
+    rows = summary.rows_of(step, {"enfants": [row]})
+    assert [(r.label, r.value) for r in rows] == [("Enfants à inscrire", "une ligne")]
+    # The optional checkbox left unticked is not listed as "Sans réponse".
+    assert [r.label for r in rows[0].rows[0]] == ["Prénom", "Nom", "Date de naissance", "Classe"]
+    assert summary.rows_of(step, {"enfants": [row, row]})[0].value == "2 lignes"

@@ -221,7 +221,7 @@ def test_group_rows_added_and_removed_without_javascript(example: Any) -> None:
     # The empty second row is required, then removed.
     two = [p for p in first if p[0] != "enfants-rows"] + [("enfants-rows", "2")]
     response = journey.post(example, url, two)
-    assert "Enfants à inscrire 2 : Prénom : Ce champ est obligatoire." in response.text
+    assert "Enfants à inscrire — n° 2 : Prénom : Ce champ est obligatoire." in response.text
     response = journey.post(example, url, [*two, ("_remove_enfants_1", "1")])
     assert 'name="enfants-rows" value="1"' in response.text
     assert journey.post(example, url, first).status_code == 303
