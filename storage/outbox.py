@@ -20,8 +20,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -33,6 +31,7 @@ import aiosmtplib
 import sqlalchemy as sa
 
 from storage.db import Database, Statement, as_utc, binds
+from storage.files import write_atomically
 from storage.tables import outbox
 
 logger = logging.getLogger("guichet.outbox")
@@ -130,20 +129,7 @@ class MaildirSender:
         data = message.as_bytes()
         token = str(message["Message-ID"]).strip("<>").split("@", 1)[0]
         name = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{token}.eml"
-        await asyncio.to_thread(_write_atomically, self.folder / name, data)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        await asyncio.to_thread(write_atomically, self.folder / name, data)
 
 
 class SmtpSender:
