@@ -229,7 +229,7 @@ def main() -> None:
         "draft load",
         "tracking",
     ]
-    print("| operation (1 task, per second) | " + " | ".join(columns) + " |")
+    print("| operation (per second; 1 task unless it says 8) | " + " | ".join(columns) + " |")
     print("| --- |" + " ---: |" * len(columns))
     for row in rows:
         cells = [f"{c[row]:,.0f}" if row in c else "" for c in columns.values()]

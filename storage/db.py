@@ -8,7 +8,8 @@ on both backends.
 
 Choices, measured with ``bench/storage_commits.py`` (figures in docs/performance.md; one
 task, before -> after: SQLite submit 31 -> ~1,800/s, draft load 457 -> ~31,000/s;
-PostgreSQL submit 116 -> ~400/s, draft load 1,260 -> ~2,900/s):
+PostgreSQL submit 116 -> ~600/s with the two-statement submission of
+``storage.pg_submit``, draft load 1,260 -> ~2,900/s):
 
 - **SQLite** (`storage.sqlite`): the embedded, single-process mode. Statements run with the
   stdlib ``sqlite3`` module directly on the event-loop thread: in WAL mode with
