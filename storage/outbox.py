@@ -40,6 +40,8 @@ DEFAULT_SENDER = "Guichet <ne-pas-repondre@localhost>"
 LEASE = dt.timedelta(minutes=5)
 BACKOFF_BASE = dt.timedelta(seconds=30)
 BACKOFF_CAP = dt.timedelta(hours=6)
+# Every outbox mail is automatic (RFC 3834): auto-responders must not answer it.
+AUTO_SUBMITTED = "auto-generated"
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ def build_message(row: dict[str, Any], default_sender: str) -> EmailMessage:
     message["Subject"] = row["subject"]
     message["Date"] = format_datetime(as_utc(row["created_at"]) or dt.datetime.now(dt.UTC))
     message["Message-ID"] = row["message_id"]
+    message["Auto-Submitted"] = AUTO_SUBMITTED
     message.set_content(row["text_body"], charset="utf-8")
     message.add_alternative(row["html_body"], subtype="html", charset="utf-8")
     return message

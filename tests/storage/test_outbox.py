@@ -98,6 +98,8 @@ async def test_smtp_delivers_text_and_html_once(db: Database) -> None:
     assert_french_alternative(inbox.messages[0])
     row = await outbox_row(db)
     assert inbox.messages[0]["Message-ID"] == row["message_id"]
+    # RFC 3834: every outbox mail is automatic, so auto-responders must not answer it.
+    assert inbox.messages[0]["Auto-Submitted"] == "auto-generated"
     assert as_utc(row["sent_at"]) == NOW and row["attempts"] == 1
     assert await pending_count(db) == 0
 
@@ -180,6 +182,7 @@ async def test_maildir_writes_parseable_eml(db: Database, tmp_path: Path) -> Non
     assert isinstance(message, EmailMessage)
     assert_french_alternative(message)
     assert message["From"] == "Guichet <ne-pas-repondre@localhost>"
+    assert message["Auto-Submitted"] == "auto-generated"
 
 
 async def test_worker_delivers_until_stopped(db: Database, tmp_path: Path) -> None:
