@@ -140,18 +140,12 @@ async def submit(
     )
     email = str(applicant.get("courriel", ""))
     db = state.db
-    known = set(db.known)
     try:
         # One commit: the draft goes with the request it became, and a refused or failed
         # submission keeps it (``store.submit``'s own transaction is a savepoint in this one).
         async with db.transaction():
             await drafts.delete_draft(db, sid, proc.id)
             done = await store.submit(db, new, now, compose)
-    except BaseException as exc:
-        # What ``store.submit`` memoised (e.g. "this snapshot is stored") inside a
-        # transaction that did not commit is not true.
-        db.known.intersection_update(known)
-        if isinstance(exc, store.QuotaReached):
-            return Outcome(None, email)
-        raise
+    except store.QuotaReached:
+        return Outcome(None, email)
     return Outcome(done.reference, email)
