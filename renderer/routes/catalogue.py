@@ -151,6 +151,15 @@ def themes_with_procedures(pack: Pack) -> list[tuple[Theme, list[Procedure]]]:
     return [(theme, procs) for theme, procs in groups if procs]
 
 
+def closed_ids(request: Request, procedures: list[Procedure]) -> frozenset[str]:
+    """The procedures of a list that are outside their opening window (the "Fermée" badge).
+
+    No "Complet" badge: a quota needs one count query per procedure (storage has no batch).
+    """
+    now: dt.datetime = request.app.state.now()
+    return frozenset(p.id for p in procedures if rules.window_status(p, now) != "open")
+
+
 def get_procedure(request: Request, procedure_id: str) -> Procedure:
     proc = request.app.state.pack.procedures.get(procedure_id)
     if proc is None:
@@ -203,6 +212,7 @@ async def home(request: Request) -> Response:
     context = {
         "themes": [(t, len(procs)) for t, procs in themes_with_procedures(pack)],
         "featured": featured,
+        "closed": closed_ids(request, featured),
         "news": latest_news(request, 3),
         "infos": latest_news(request, 6, kind="info"),
     }
@@ -211,7 +221,9 @@ async def home(request: Request) -> Response:
 
 async def all_procedures(request: Request) -> Response:
     pack: Pack = request.app.state.pack
-    return render(request, "citizen/catalogue.html", {"groups": themes_with_procedures(pack)})
+    closed = closed_ids(request, list(pack.procedures.values()))
+    context = {"groups": themes_with_procedures(pack), "closed": closed}
+    return render(request, "citizen/catalogue.html", context)
 
 
 async def theme_page(request: Request) -> Response:
@@ -219,14 +231,16 @@ async def theme_page(request: Request) -> Response:
     theme = pack.themes.get(request.path_params["theme"])
     if theme is None:
         raise NotFound()
-    context = {"theme": theme, "procedures": procedures_of(pack, theme.id)}
+    procedures = procedures_of(pack, theme.id)
+    context = {"theme": theme, "procedures": procedures, "closed": closed_ids(request, procedures)}
     return render(request, "citizen/theme.html", context)
 
 
 async def search_page(request: Request) -> Response:
     query = request.query_params.get("q", "")[:200].strip()
     results = search(request.app.state.pack, query) if query else []
-    return render(request, "citizen/search.html", {"query": query, "results": results})
+    context = {"query": query, "results": results, "closed": closed_ids(request, results)}
+    return render(request, "citizen/search.html", context)
 
 
 async def procedure_page(request: Request) -> Response:
@@ -265,6 +279,14 @@ async def logo(request: Request) -> Response:
     return FileResponse(path, media_type=LOGO_TYPES[path.suffix.lower()])
 
 
+FAVICON = Path(__file__).resolve().parents[1] / "static" / "favicon.svg"
+
+
+async def favicon(request: Request) -> Response:
+    """/favicon.ico, asked by browsers whatever the pages say: the SVG icon of the pages."""
+    return FileResponse(FAVICON, media_type="image/svg+xml")
+
+
 routes: list[BaseRoute] = [
     Route("/", home, name="home"),
     Route("/demarches", all_procedures, name="procedures"),
@@ -273,4 +295,5 @@ routes: list[BaseRoute] = [
     Route("/demarches/{procedure_id}", procedure_page, name="procedure"),
     Route("/theme.css", theme_stylesheet, name="theme_css"),
     Route("/logo", logo, name="logo"),
+    Route("/favicon.ico", favicon, name="favicon"),
 ]
