@@ -14,7 +14,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import nh3
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
@@ -92,12 +92,19 @@ def date_fr(value: dt.date | dt.datetime | None, with_year: bool = True) -> str:
     return text
 
 
+def time_fr(value: dt.time | dt.datetime) -> str:
+    """``14 h 30``, ``9 h 05``, ``18 h`` (French typographic usage, not ``14:30``)."""
+    if value.minute == 0:
+        return f"{value.hour} h"
+    return f"{value.hour} h {value.minute:02d}"
+
+
 def datetime_fr(value: dt.datetime | None) -> str:
-    """``1er mai 2026 à 14:30`` in Europe/Paris."""
+    """``1er mai 2026 à 14 h 30`` in Europe/Paris."""
     if value is None:
         return ""
     local = value.astimezone(PARIS) if value.tzinfo else value.replace(tzinfo=PARIS)
-    return f"{date_fr(local)} à {format_datetime(local, 'HH:mm', locale='fr_FR')}"
+    return f"{date_fr(local)} à {time_fr(local)}"
 
 
 def date_range_fr(start: dt.date | None, end: dt.date | None) -> str:

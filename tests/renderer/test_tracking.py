@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 from html import unescape
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from engine.validate import load_pack
+from renderer import text
 from tests.renderer import journey
 from tests.renderer.conftest import EXAMPLE_PACK, FIXED_NOW, csrf_token_of
 
@@ -35,7 +37,7 @@ def test_tracking_page_shows_the_request(example: Any) -> None:
     assert re.search(r"<strong>DEM-2026-\d{6}</strong>", page)
     assert proc.title in page
     assert '<span class="status">Reçue</span>' in page
-    assert "1er juin 2026 à 10:00" in page
+    assert "1er juin 2026 à 10 h" in page and "10:00" not in page
     assert "Le demandeur" in page and "marie.dupont@example.org" in page
     assert "Enfants à inscrire" in page and "Vos enfants" in page
     assert "Historique" in page and "Demande déposée" in page
@@ -87,6 +89,7 @@ def test_cancel_with_confirmation(example: Any) -> None:
     )
     assert response.status_code == 303 and response.headers["location"] == f"/suivi/{token}"
     page = unescape(example.get(f"/suivi/{token}").text)
+    assert page.count("annulée. Elle est archivée.") == 1
     assert "Votre demande a été annulée. Elle est archivée." in page
     assert '<span class="status">Annulée</span>' in page
     assert "Demande annulée par le demandeur" in page
@@ -98,6 +101,18 @@ def test_cancel_with_confirmation(example: Any) -> None:
     # Cancelling again is not offered.
     repeat = example.get(f"/suivi/{token}/annuler", follow_redirects=False)
     assert repeat.status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("at", "shown"),
+    [
+        (dt.datetime(2026, 6, 1, 16, 12, tzinfo=dt.UTC), "1er juin 2026 à 18 h 12"),
+        (dt.datetime(2026, 12, 3, 8, 5, tzinfo=dt.UTC), "3 décembre 2026 à 9 h 05"),
+        (dt.datetime(2026, 6, 1, 22, 0, tzinfo=dt.UTC), "2 juin 2026 à 0 h"),
+    ],
+)
+def test_times_read_the_french_way_in_paris(at: dt.datetime, shown: str) -> None:
+    assert text.datetime_fr(at) == shown
 
 
 @pytest.mark.parametrize(
