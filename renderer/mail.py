@@ -122,7 +122,7 @@ def compose_ack(
         "applicant": applicant,
         "recap_text": recap_text(sections, rows),
         "recap_html": recap_html(sections, rows),
-        "appointment": appointment,
+        "appointment_line": summary.appointment_line(appointment),
         "link": tracking_url(base_url, token),
     }
     text, html = _render("ack", context)

@@ -16,6 +16,10 @@ from engine.model import DISPLAY_TYPES, Field, Procedure, Step
 from renderer.forms import APPLICANT_STEP, count
 
 UNANSWERED = "Sans réponse"
+# The rendez-vous, as the récapitulatif, the acknowledgement and tracking say it.
+APPOINTMENT_WANTED = "Rendez-vous : souhaité — la mairie vous proposera un créneau"
+APPOINTMENT_DECLINED = "Pas de rendez-vous"
+APPOINTMENT_TO_FIX = "Rendez-vous : le créneau sera fixé avec le service"
 
 
 def _answered(value: Any) -> bool:
@@ -71,6 +75,25 @@ def show(f: Field, value: Any) -> str:
 
 def _label(f: Field, value: str) -> str:
     return next((c.label for c in f.choices if c.value == value), value)
+
+
+def appointment_line(appointment: Mapping[str, Any] | None) -> str:
+    """The stored rendez-vous in one sentence; "" without one.
+
+    ``wanted`` is only stored for an optional appointment; a required one (or a request
+    stored before the question existed) is fixed by the service.
+    """
+    if not appointment:
+        return ""
+    wanted = appointment.get("wanted")
+    if wanted is None:
+        return APPOINTMENT_TO_FIX
+    return APPOINTMENT_WANTED if wanted else APPOINTMENT_DECLINED
+
+
+def labelled(label: str, value: str) -> str:
+    """``label : value``, or ``label value`` after a question ("Comment ... ? Par courrier")."""
+    return f"{label} {value}" if label.rstrip().endswith("?") else f"{label} : {value}"
 
 
 def rows_of(step: Step, values: Mapping[str, Any]) -> list[Row]:

@@ -100,6 +100,7 @@ async def tracking(request: Request) -> Response:
         "can_cancel": rules.can_cancel(workflow, tracked.state),
         "applicant_rows": summary.applicant_rows(tracked.applicant),
         "sections": summary.sections(shown),
+        "appointment_line": summary.appointment_line(tracked.appointment),
         "pieces": tracked.pieces,
         "events": _events(tracked, workflow),
         "flash": request.session.pop("tracking_flash", None),

@@ -30,6 +30,16 @@ from storage import drafts
 
 MAX_FILES_CAP = 4
 RESAVE_AFTER = dt.timedelta(minutes=10)
+WANTS_APPOINTMENT = "souhaite-rendez-vous"
+WANTS_CHOICES = (
+    ("oui", "Oui, je souhaite prendre rendez-vous"),
+    ("non", "Non, je ne souhaite pas de rendez-vous"),
+)
+WANTS_REQUIRED = "Indiquez si vous souhaitez un rendez-vous."
+OPTIONAL_NOTE = (
+    "La réservation d'un créneau en ligne sera bientôt disponible. Si vous souhaitez un "
+    "rendez-vous, la mairie vous proposera un créneau."
+)
 APPOINTMENT_NOTE = (
     "La réservation d'un créneau en ligne sera bientôt disponible. Validez cette étape : "
     "le service vous contactera pour fixer le rendez-vous."
@@ -234,11 +244,28 @@ async def intro(wiz: Wizard, form: FormData | None) -> Response:
 
 async def appointment(wiz: Wizard, form: FormData | None) -> Response:
     agenda = wiz.request.app.state.pack.agendas.get(wiz.proc.appointment.agenda or "")
+    optional = wiz.proc.appointment.mode == "optional"
+    stored = wiz.draft.get("appointment") or {}
+    wanted = {True: "oui", False: "non"}.get(stored.get("wanted"), "")
+    if form is not None and optional:
+        wanted = str(form.get(WANTS_APPOINTMENT, ""))
+    note = OPTIONAL_NOTE if optional else APPOINTMENT_NOTE
+    context = {"agenda": agenda, "note": note, "optional": optional}
+    context |= {"field": WANTS_APPOINTMENT, "choices": WANTS_CHOICES, "wanted": wanted}
     if form is None:
-        return wiz.page("wizard/appointment.html", agenda=agenda, note=APPOINTMENT_NOTE)
-    # Slots come with a later issue: the step records the agenda; a required appointment
-    # is then fixed by the service (the note says so).
-    wiz.draft["appointment"] = {"agenda": wiz.proc.appointment.agenda, "slot": None}
+        return wiz.page("wizard/appointment.html", **context)
+    if optional and wanted not in {"oui", "non"}:
+        errors = {f"f-{WANTS_APPOINTMENT}": WANTS_REQUIRED}
+        summary = [(f"f-{WANTS_APPOINTMENT}", "", WANTS_REQUIRED)]
+        return wiz.page(
+            "wizard/appointment.html", 200, errors=errors, error_summary=summary, **context
+        )
+    # Slots come with a later issue: the step records the agenda (and, when optional,
+    # whether one is wanted); the service then fixes the rendez-vous (the note says so).
+    record: dict[str, Any] = {"agenda": wiz.proc.appointment.agenda, "slot": None}
+    if optional:
+        record["wanted"] = wanted == "oui"
+    wiz.draft["appointment"] = record
     return await wiz.done_then_next()
 
 
@@ -483,6 +510,8 @@ def _summary_page(wiz: Wizard, alert: str = "", status_code: int = 200) -> Respo
         documents=summary.document_rows(wiz.proc, wiz.draft["documents"], wiz.shown),
         has_documents=any(k.key == ws.DOCUMENTS for k in wiz.seq),
         agenda=agenda,
+        appointment_line=summary.appointment_line(wiz.draft.get("appointment")),
+        appointment_wanted=(wiz.draft.get("appointment") or {}).get("wanted"),
         alert=alert,
     )
 

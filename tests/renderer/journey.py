@@ -133,6 +133,8 @@ def fill_draft(
             pairs = list(applicant.items())
         elif key.startswith(ws.REQUEST_PREFIX):
             pairs = step_pairs(proc, key.removeprefix(ws.REQUEST_PREFIX), today, text)
+        elif key == ws.APPOINTMENT:
+            pairs = [("souhaite-rendez-vous", "oui")]  # read only when it is optional
         elif key == ws.DOCUMENTS:
             response = upload_all(client, proc, url)
             assert response.status_code == 303, response.text

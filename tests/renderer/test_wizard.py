@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import shutil
 from html import unescape
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -115,8 +117,78 @@ def test_appointment_step_only_with_an_appointment(example: Any) -> None:
     journey.post(example, "/demarches/recensement-citoyen/etapes/demarche", [])
     step = unescape(example.get("/demarches/recensement-citoyen/etapes/rendez-vous").text)
     assert "La réservation d'un créneau en ligne sera bientôt disponible" in step
-    response = journey.post(example, "/demarches/recensement-citoyen/etapes/rendez-vous", [])
+    assert "<legend>Souhaitez-vous un rendez-vous ? " in step
+    assert 'value="oui" required>' in step and 'value="non" required>' in step
+    assert "Oui, je souhaite prendre rendez-vous" in step
+    assert "Non, je ne souhaite pas de rendez-vous" in step
+    # The question is required: no answer, no next step.
+    missing = journey.post(example, "/demarches/recensement-citoyen/etapes/rendez-vous", [])
+    assert missing.status_code == 200
+    assert journey.errors_in(missing.text) == [
+        ("souhaite-rendez-vous", "Indiquez si vous souhaitez un rendez-vous.")
+    ]
+    assert "<title>Erreur : " in missing.text
+    response = journey.post(
+        example,
+        "/demarches/recensement-citoyen/etapes/rendez-vous",
+        [("souhaite-rendez-vous", "non")],
+    )
     assert response.headers["location"] == "/demarches/recensement-citoyen/etapes/informations"
+    stored = _only_draft(example, "recensement-citoyen")["appointment"]
+    assert stored == {"agenda": "accueil-etat-civil", "slot": None, "wanted": False}
+    again = example.get("/demarches/recensement-citoyen/etapes/rendez-vous").text
+    assert 'value="non" required checked>' in again
+
+
+@pytest.mark.parametrize(
+    ("answer", "line"),
+    [
+        ("non", "Pas de rendez-vous"),
+        ("oui", "Rendez-vous : souhaité — la mairie vous proposera un créneau"),
+    ],
+)
+def test_optional_appointment_answer_is_shown_everywhere(
+    example: Any, answer: str, line: str
+) -> None:
+    proc = proc_of(example, "recensement-citoyen")
+    summary_url = journey.fill_draft(example, proc, TODAY)
+    journey.post(
+        example,
+        "/demarches/recensement-citoyen/etapes/rendez-vous?retour=recapitulatif",
+        [("souhaite-rendez-vous", answer)],
+    )
+    recap = unescape(example.get(summary_url).text)
+    assert f"<dt>Votre choix</dt><dd>{line}</dd>" in recap
+    assert "À fixer avec le service" not in recap
+    assert journey.submit(example, proc).status_code == 303
+    mail = journey.outbox_mails(example)[-1]
+    assert f"\n{line}.\n" in mail["text_body"]
+    assert f"<p>{line}.</p>" in unescape(mail["html_body"])
+    token = journey.tracking_token(mail["text_body"])
+    assert f"<p>{line}.</p>" in unescape(example.get(f"/suivi/{token}").text)
+    tracked = run_in_app(example, _request_by_token, example.app.state.db, token)
+    assert tracked.appointment["wanted"] is (answer == "oui")
+
+
+def test_required_appointment_keeps_its_note(client_factory: Any, tmp_path: Path) -> None:
+    pack = tmp_path / "definitions"
+    shutil.copytree(EXAMPLE_PACK, pack)
+    yaml = pack / "procedures" / "recensement-citoyen.yaml"
+    text = yaml.read_text()
+    assert "appointment: {mode: optional," in text
+    yaml.write_text(text.replace("appointment: {mode: optional,", "appointment: {mode: required,"))
+    client = client_factory(pack)
+    proc = proc_of(client, "recensement-citoyen")
+    step_url = journey.fill_draft(client, proc, TODAY, until=ws.APPOINTMENT)
+    step = unescape(client.get(step_url).text)
+    assert "Souhaitez-vous un rendez-vous ?" not in step
+    assert "le service vous contactera pour fixer le rendez-vous" in step
+    summary_url = journey.fill_draft(client, proc, TODAY)
+    recap = unescape(client.get(summary_url).text)
+    assert "<dt>Créneau</dt><dd>À fixer avec le service</dd>" in recap
+    assert journey.submit(client, proc).status_code == 303
+    text = journey.outbox_mails(client)[-1]["text_body"]
+    assert "\nRendez-vous : le créneau sera fixé avec le service.\n" in text
 
 
 def test_values_kept_and_errors_shown(example: Any) -> None:
