@@ -35,6 +35,14 @@ def tracking_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/suivi/{token}"
 
 
+def your_request(title: str) -> str:
+    """ "Votre demande « Recensement citoyen »", but "Votre demande d'acte de naissance"
+    for a title that already says "Demande ..." (no "votre demande « Demande ... »")."""
+    if title.startswith("Demande"):
+        return "Votre " + title[0].lower() + title[1:]
+    return f"Votre demande « {title} »"
+
+
 def _sender(portal: Portal, mail_from: str) -> str | None:
     if mail_from:
         return mail_from
@@ -63,16 +71,20 @@ def recap_text(sections: list[summary.Section], documents: list[summary.Row]) ->
         out.append(f"\n{section.title}\n")
         for row in section.rows:
             if not row.rows:
-                out.append(f"- {row.label} : {row.value}\n")
+                out.append(f"- {summary.labelled(row.label, row.value)}\n")
                 continue
             out.append(f"- {row.label} :\n")
             for n, sub in enumerate(row.rows, start=1):
-                cells = " ; ".join(f"{cell.label} : {cell.value}" for cell in sub)
+                cells = " ; ".join(summary.labelled(cell.label, cell.value) for cell in sub)
                 out.append(f"  {n}. {cells}\n")
     if documents:
         out.append("\nPièces justificatives\n")
-        out += [f"- {row.label} : {row.value}\n" for row in documents]
+        out += [f"- {summary.labelled(row.label, row.value)}\n" for row in documents]
     return "".join(out)
+
+
+def _labelled_html(row: summary.Row) -> str:
+    return str(escape(summary.labelled(row.label, row.value)))
 
 
 def recap_html(sections: list[summary.Section], documents: list[summary.Row]) -> Markup:
@@ -82,16 +94,15 @@ def recap_html(sections: list[summary.Section], documents: list[summary.Row]) ->
         out.append(f"{H3}{escape(section.title)}</h3>\n<ul>\n")
         for row in section.rows:
             if not row.rows:
-                out.append(f"  <li>{escape(row.label)} : {escape(row.value)}</li>\n")
+                out.append(f"  <li>{_labelled_html(row)}</li>\n")
                 continue
             subs = "".join(
-                "<li>" + " ; ".join(f"{escape(c.label)} : {escape(c.value)}" for c in sub) + "</li>"
-                for sub in row.rows
+                "<li>" + " ; ".join(_labelled_html(c) for c in sub) + "</li>" for sub in row.rows
             )
             out.append(f"  <li>{escape(row.label)} :\n    <ol>{subs}</ol>\n  </li>\n")
         out.append("</ul>\n")
     if documents:
-        items = "".join(f"<li>{escape(r.label)} : {escape(r.value)}</li>" for r in documents)
+        items = "".join(f"<li>{_labelled_html(r)}</li>" for r in documents)
         out.append(f"{H3}Pièces justificatives</h3>\n<ul>{items}</ul>\n")
     return Markup("".join(out))
 
@@ -118,6 +129,7 @@ def compose_ack(
     context = {
         "portal": portal,
         "proc": proc,
+        "your_request": your_request(proc.title),
         "reference": reference,
         "applicant": applicant,
         "recap_text": recap_text(sections, rows),
@@ -157,6 +169,7 @@ def compose_state_change(
         "portal": portal,
         "proc": proc,
         "state": state,
+        "your_request": your_request(proc.title),
         "reference": reference,
         "body": state.notify.body,
         "link": tracking_url(base_url, token) if token else "",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -80,7 +81,11 @@ def test_acknowledgement_delivered_over_smtp_and_link_followed(
     assert message["Subject"] == f"Accusé de réception de votre demande {reference}"
     text = message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
     html = message.get_body(preferencelist=("html",)).get_content()
-    assert "Votre demande « Inscription à la restauration scolaire » a bien été reçue" in text
+    assert (
+        "Votre demande « Inscription à la restauration scolaire » a bien été reçue par les "
+        "services de la Ville de Belval-sur-Loire." in text
+    )
+    assert message["Auto-Submitted"] == "auto-generated"
     assert "Le service\nEnfance vous confirmera l'inscription avant la rentrée." in text
     assert "Récapitulatif" in text and "Nom de l'enfant : Réponse" in text
     assert 'lang="fr"' in html and "Récapitulatif" in html
@@ -115,7 +120,10 @@ def test_state_change_mail() -> None:
     )
     assert composed is not None
     assert composed.subject == "Votre demande avance (DEM-2026-000001)"
-    assert "est maintenant : En cours de traitement." in composed.text
+    assert (
+        "Votre demande « Démarche <test> » (référence DEM-2026-000001) est maintenant : "
+        "En cours de traitement." in composed.text
+    )
     assert "http://127.0.0.1:8000/suivi/jeton" in composed.text
     assert "&lt;b&gt;Corps&lt;/b&gt;" in composed.html and "<b>Corps</b>" not in composed.html
     assert "Démarche &lt;test&gt;" in composed.html
@@ -132,3 +140,29 @@ def test_state_change_mail() -> None:
         )
         is None
     )
+
+
+@pytest.mark.parametrize(
+    ("title", "phrase"),
+    [
+        ("Demande d'acte de naissance", "Votre demande d'acte de naissance"),
+        ("Recensement citoyen obligatoire", "Votre demande « Recensement citoyen obligatoire »"),
+    ],
+)
+def test_your_request_does_not_repeat_demande(title: str, phrase: str) -> None:
+    assert mail.your_request(title) == phrase
+
+
+def test_acknowledgement_of_a_demande_and_a_question_label(client_factory: Any) -> None:
+    client = client_factory(EXAMPLE_PACK)
+    proc = client.app.state.pack.procedures["acte-naissance"]
+    journey.fill_draft(client, proc, TODAY)
+    assert journey.submit(client, proc).status_code == 303
+    row = journey.outbox_mails(client)[-1]
+    text, html = row["text_body"], unescape(row["html_body"])
+    assert "Votre demande d'acte de naissance a bien été reçue par les services" in text
+    assert "« Demande" not in text
+    # A question is followed by its answer, without " :" after the "?".
+    assert re.search(r"\n- Comment souhaitez-vous recevoir l'acte \? [^:\n]+\n", text)
+    assert re.search(r"<li>Comment souhaitez-vous recevoir l'acte \? [^:<]+</li>", html)
+    assert "? :" not in text and "? :" not in html
