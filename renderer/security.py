@@ -28,7 +28,7 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 BAD_FORM = "Le formulaire envoyé est incorrect ou contient trop de champs ou de fichiers."
 SESSION_COOKIE = "guichet_session"
 # Paths whose responses may be cached: they never carry personal data and are cache-busted.
-CACHEABLE_PREFIXES = ("/static/", "/theme.css", "/logo")
+CACHEABLE_PREFIXES = ("/static/", "/theme.css", "/logo", "/favicon.ico")
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
