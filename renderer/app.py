@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import importlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -23,6 +22,7 @@ from engine.model import Pack
 from engine.validate import load_pack
 from renderer import templating
 from renderer.errors import EXCEPTION_HANDLERS
+from renderer.routes import catalogue, news, tracking, wizard
 from renderer.security import (
     SESSION_COOKIE,
     BodySizeLimitMiddleware,
@@ -37,15 +37,8 @@ from storage.files import FileStore, sweep_files
 
 log = logging.getLogger("guichet")
 
-# Route modules in mounting order; each exports ``routes``. The wizard and tracking modules
-# are optional so that the catalogue can be served while they are being built.
-ROUTE_MODULES = (
-    "renderer.routes.catalogue",
-    "renderer.routes.news",
-    "renderer.routes.wizard",
-    "renderer.routes.tracking",
-)
-OPTIONAL_ROUTE_MODULES = {"renderer.routes.wizard", "renderer.routes.tracking"}
+# Route groups in mounting order.
+ROUTE_MODULES = (catalogue, news, wizard, tracking)
 OUTBOX_INTERVAL_SECONDS = 5.0
 DRAFT_PURGE_INTERVAL_SECONDS = 3600.0
 # A file is uploaded before the draft that references it is saved: younger files are kept.
@@ -73,14 +66,7 @@ def upload_limits(settings: Settings, pack: Pack) -> UploadLimits:
 
 def collect_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
-    for name in ROUTE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if name in OPTIONAL_ROUTE_MODULES and exc.name == name:
-                log.warning("route module %s is missing; its pages are not served", name)
-                continue
-            raise
+    for module in ROUTE_MODULES:
         routes.extend(module.routes)
     static = StaticFiles(directory=templating.STATIC_DIR)
     routes.append(Mount("/static", app=static, name="static"))
