@@ -454,16 +454,18 @@ SQLite (the COMMIT with its WAL writes and periodic checkpoints ~0.25-0.35 ms on
 the outbox INSERT ~0.13 ms, the other statements 20-60 us each) and ~0.15 ms the storage
 layer's Python; the rest, ~0.6 ms, is Starlette and the renderer (the acknowledgement ~0.2
 ms, checking the stamps ~0.05 ms, the draft's JSON, form parsing, session cookie and
-redirect), and uvicorn's HTTP handling comes on top. On PostgreSQL a submission is twelve
-round trips (draft SELECT; BEGIN, draft DELETE, SAVEPOINT, reference counter, request,
-event, piece, piece file, outbox, RELEASE, COMMIT with its WAL flush), each paying
-`databases`/asyncpg CPU in the app and backend CPU on the same two cores, and the year's
-reference counter row stays locked from its claim to the COMMIT, which serialises concurrent
-submissions; the renderer's part is ~0.6 ms of the ~5 ms a submission takes in-process. The
-25 % target is therefore out of reach of the renderer alone: next steps are in the storage
-layer (on PostgreSQL, fold the request, event, piece and outbox inserts into one statement
-with data-modifying CTEs and take the reference number last; on SQLite, run WAL checkpoints
-outside the request path).
+redirect), and uvicorn's HTTP handling comes on top. On PostgreSQL a submission is now
+about six round trips (draft SELECT; BEGIN, draft DELETE, the quota-and-reference claim and
+the one data-modifying statement of `storage.pg_submit` that inserts the request, event,
+pieces, files, snapshot and outbox mail, COMMIT with its WAL flush), each paying
+`databases`/asyncpg CPU in the app and backend CPU on the same two cores; the year's
+reference counter row is locked for two of them. WAL checkpoints of SQLite run in a
+background thread, off the request path. The 25 % target is not met on either backend:
+what is left is spread over Starlette's request stack, uvicorn's HTTP handling, the
+renderer (~0.6 ms) and the database's own commit, with no single cost to remove; the next
+candidates are a leaner request stack for POSTs (fewer middleware layers, no re-sign of
+the session cookie when only the flash changes) and a shorter SQLite transaction (fewer
+statements with multi-row inserts and RETURNING).
 """
 
 
