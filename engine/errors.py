@@ -46,17 +46,6 @@ class Problem:
         }
 
 
-def format_path(path: KeyPath) -> str:
-    """`('steps', 0, 'fields', 2, 'id')` -> `steps[0].fields[2].id`."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
 @dataclass
 class DefinitionErrors(Exception):
     problems: list[Problem] = field(default_factory=list)

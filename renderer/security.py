@@ -56,21 +56,22 @@ class UploadLimits:
     max_part_bytes: int = 1024 * 1024  # one non-file field
 
 
+def _session_secret(request: Request, key: str) -> str:
+    """A random secret kept in the signed session cookie under ``key``; created when missing."""
+    value = request.session.get(key)
+    if not isinstance(value, str) or len(value) < 32:
+        value = secrets.token_urlsafe(32)
+        request.session[key] = value
+    return value
+
+
 def session_id(request: Request) -> str:
     """The browser session's random id (drafts hang on it); created when missing."""
-    sid = request.session.get("sid")
-    if not isinstance(sid, str) or len(sid) < 32:
-        sid = secrets.token_urlsafe(32)
-        request.session["sid"] = sid
-    return sid
+    return _session_secret(request, "sid")
 
 
 def csrf_token(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not isinstance(token, str) or len(token) < 32:
-        token = secrets.token_urlsafe(32)
-        request.session["csrf"] = token
-    return token
+    return _session_secret(request, "csrf")
 
 
 def csrf_input(request: Request) -> Markup:

@@ -118,11 +118,6 @@ def mark_done(draft: dict[str, Any], key: str) -> None:
         draft["done"].append(key)
 
 
-def all_values(draft: dict[str, Any]) -> dict[str, Any]:
-    """Values for conditions: the procedure's answers (applicant data is not referable)."""
-    return dict(draft.get("values") or {})
-
-
 def is_expired(updated_at: dt.datetime, now: dt.datetime, ttl_hours: int) -> bool:
     if updated_at.tzinfo is None:
         updated_at = updated_at.replace(tzinfo=dt.UTC)
