@@ -214,7 +214,6 @@ def test_theme_colours_are_darkened_to_readable_contrast() -> None:
     assert "--secondary: #1f4e79;" in css  # already readable: unchanged
 
 
-@pytest.mark.skipif(not (EXAMPLE_PACK / "portal.yaml").is_file(), reason="no example pack yet")
 def test_every_page_renders_with_the_example_pack(
     client_factory: Callable[..., TestClient],
 ) -> None:
