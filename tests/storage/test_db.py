@@ -162,3 +162,88 @@ async def test_write_outside_a_transaction_waits_for_the_open_one(db: Database) 
     with pytest.raises(RuntimeError, match="boom"):
         await failing
     assert await db.fetch_all(sa.select(counters.c.year)) == [{"year": 2027}]
+
+
+async def _sqlite(tmp_path: Path) -> Database:
+    db = await connect(f"sqlite:///{tmp_path / 'guichet.sqlite3'}")
+    await migrate(db)
+    return db
+
+
+def _count_commits(db: Database) -> list[str]:
+    """The COMMITs the SQLite writer runs from now on."""
+    commits: list[str] = []
+    db._writer.set_trace_callback(  # type: ignore[attr-defined]
+        lambda sql: commits.append(sql) if sql == "COMMIT" else None
+    )
+    return commits
+
+
+async def test_sqlite_transactions_ready_together_share_one_commit(tmp_path: Path) -> None:
+    db = await _sqlite(tmp_path)
+    counters = tables.reference_counters
+    try:
+        commits = _count_commits(db)
+
+        async def insert(year: int) -> None:
+            async with db.transaction():
+                await db.execute(counters.insert().values(year=year, last=1))
+
+        await asyncio.gather(*(insert(2020 + i) for i in range(5)))
+        assert len(commits) == 1
+        # Each returned after the commit: the rows are visible to a plain read at once.
+        assert len(await db.fetch_all(sa.select(counters))) == 5
+        await insert(2030)  # alone: a commit of its own
+        assert len(commits) == 2
+    finally:
+        await db.disconnect()
+
+
+async def test_sqlite_a_failing_member_leaves_the_others_of_its_commit(tmp_path: Path) -> None:
+    db = await _sqlite(tmp_path)
+    counters = tables.reference_counters
+    try:
+
+        async def insert(year: int, fail: bool) -> None:
+            async with db.transaction():
+                await db.execute(counters.insert().values(year=year, last=1))
+                if fail:
+                    raise RuntimeError("boom")
+
+        results = await asyncio.gather(
+            insert(2020, False), insert(2021, True), insert(2022, False), return_exceptions=True
+        )
+        assert [type(r).__name__ for r in results] == ["NoneType", "RuntimeError", "NoneType"]
+        rows = await db.fetch_all(sa.select(counters.c.year).order_by(counters.c.year))
+        assert rows == [{"year": 2020}, {"year": 2022}]
+    finally:
+        await db.disconnect()
+
+
+async def test_sqlite_a_failed_commit_fails_every_member_and_keeps_nothing(
+    tmp_path: Path,
+) -> None:
+    # A deferred foreign key is checked at COMMIT: one member's bad row makes the shared
+    # COMMIT fail, so every member of the group must raise and nothing may remain.
+    db = await _sqlite(tmp_path)
+    try:
+        await db.execute(sa.text("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))
+        await db.execute(
+            sa.text(
+                "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER "
+                "REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
+
+        async def insert(row: int, parent: int) -> None:
+            async with db.transaction():
+                await db.execute(sa.text(f"INSERT INTO child VALUES ({row}, {parent})"))
+
+        await db.execute(sa.text("INSERT INTO parent VALUES (1)"))
+        results = await asyncio.gather(insert(1, 1), insert(2, 99), return_exceptions=True)
+        assert all(isinstance(r, sqlite3.IntegrityError) for r in results), results
+        assert await db.fetch_all(sa.text("SELECT id FROM child")) == []
+        await insert(3, 1)  # the database is usable again
+        assert await db.fetch_all(sa.text("SELECT id FROM child")) == [{"id": 3}]
+    finally:
+        await db.disconnect()
