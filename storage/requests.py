@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -444,6 +444,43 @@ async def cancel(
 async def quota_used(db: Database, procedure_id: str, period_key: str, scope_key: str) -> int:
     values = {"procedure_id": procedure_id, "period_key": period_key, "scope_key": scope_key}
     return int(await db.fetch_val(QUOTA_USED, values) or 0)
+
+
+_QUOTA_USED_MANY: dict[int, Statement] = {}
+
+
+def _quota_used_many(count: int) -> Statement:
+    """The counts of ``count`` (procedure, period) counters of one scope, in one SELECT."""
+    found = _QUOTA_USED_MANY.get(count)
+    if found is None:
+        c = quota_counters.c
+        wanted = [
+            sa.and_(c.procedure_id == sa.bindparam(f"p{i}"), c.period_key == sa.bindparam(f"k{i}"))
+            for i in range(count)
+        ]
+        query = sa.select(c.procedure_id, c.period_key, c.count).where(
+            c.scope_key == sa.bindparam("scope_key"), sa.or_(*wanted)
+        )
+        found = _QUOTA_USED_MANY[count] = Statement(query)
+    return found
+
+
+async def quota_used_many(
+    db: Database, counters: Sequence[tuple[str, str]], scope_key: str
+) -> dict[tuple[str, str], int]:
+    """``quota_used`` of several (procedure id, period key) counters of ``scope_key``, in
+    one query (a catalogue page's "Complet" badges). Counters never used are 0."""
+    wanted = list(dict.fromkeys(counters))
+    if not wanted:
+        return {}
+    values: dict[str, Any] = {"scope_key": scope_key}
+    for i, (procedure_id, period_key) in enumerate(wanted):
+        values[f"p{i}"], values[f"k{i}"] = procedure_id, period_key
+    rows = await db.fetch_all(_quota_used_many(len(wanted)), values)
+    used = dict.fromkeys(wanted, 0)
+    for row in rows:
+        used[(row["procedure_id"], row["period_key"])] = int(row["count"])
+    return used
 
 
 async def get_by_token(db: Database, token: str) -> TrackedRequest | None:

@@ -21,7 +21,7 @@ from renderer import text
 from renderer.errors import NotFound
 from renderer.routes.news import latest_news
 from renderer.templating import render
-from storage.requests import QuotaClaim, quota_used
+from storage.requests import QuotaClaim, quota_used, quota_used_many
 
 Status = Literal["open", "locked", "not_yet", "closed", "full"]
 PORTAL_SCOPE = "portal"
@@ -151,13 +151,39 @@ def themes_with_procedures(pack: Pack) -> list[tuple[Theme, list[Procedure]]]:
     return [(theme, procs) for theme, procs in groups if procs]
 
 
-def closed_ids(request: Request, procedures: list[Procedure]) -> frozenset[str]:
-    """The procedures of a list that are outside their opening window (the "Fermée" badge).
+@dataclass(frozen=True, slots=True)
+class Badge:
+    kind: str  # CSS modifier: "closed" or "full"
+    label: str
 
-    No "Complet" badge: a quota needs one count query per procedure (storage has no batch).
+
+CLOSED = Badge("closed", "Fermée")
+FULL = Badge("full", "Complet")
+
+
+async def badges(request: Request, procedures: list[Procedure]) -> dict[str, Badge]:
+    """The badges of a list of procedure cards: "Fermée" outside the opening window,
+    "Complet" when a quota shared by everyone (scope ``portal``) is reached.
+
+    All the counters of the list are read in one query. A quota counted per account says
+    nothing about the next citizen: its procedure gets no badge (its page tells each one).
     """
     now: dt.datetime = request.app.state.now()
-    return frozenset(p.id for p in procedures if rules.window_status(p, now) != "open")
+    found: dict[str, Badge] = {}
+    counters: dict[str, tuple[str, int]] = {}  # procedure id -> (period key, max)
+    for proc in procedures:
+        if rules.window_status(proc, now) != "open":
+            found[proc.id] = CLOSED
+        elif proc.quota is not None and proc.quota.scope == PORTAL_SCOPE:
+            key = rules.quota_period_key(proc.quota.per, now)
+            counters[proc.id] = (key, proc.quota.max)
+    if counters:
+        wanted = [(pid, key) for pid, (key, _) in counters.items()]
+        used = await quota_used_many(request.app.state.db, wanted, PORTAL_SCOPE)
+        for pid, (key, most) in counters.items():
+            if used[(pid, key)] >= most:
+                found[pid] = FULL
+    return found
 
 
 def get_procedure(request: Request, procedure_id: str) -> Procedure:
@@ -212,7 +238,7 @@ async def home(request: Request) -> Response:
     context = {
         "themes": [(t, len(procs)) for t, procs in themes_with_procedures(pack)],
         "featured": featured,
-        "closed": closed_ids(request, featured),
+        "badges": await badges(request, featured),
         "news": latest_news(request, 3),
         "infos": latest_news(request, 6, kind="info"),
     }
@@ -221,8 +247,8 @@ async def home(request: Request) -> Response:
 
 async def all_procedures(request: Request) -> Response:
     pack: Pack = request.app.state.pack
-    closed = closed_ids(request, list(pack.procedures.values()))
-    context = {"groups": themes_with_procedures(pack), "closed": closed}
+    marks = await badges(request, list(pack.procedures.values()))
+    context = {"groups": themes_with_procedures(pack), "badges": marks}
     return render(request, "citizen/catalogue.html", context)
 
 
@@ -232,14 +258,15 @@ async def theme_page(request: Request) -> Response:
     if theme is None:
         raise NotFound()
     procedures = procedures_of(pack, theme.id)
-    context = {"theme": theme, "procedures": procedures, "closed": closed_ids(request, procedures)}
+    marks = await badges(request, procedures)
+    context = {"theme": theme, "procedures": procedures, "badges": marks}
     return render(request, "citizen/theme.html", context)
 
 
 async def search_page(request: Request) -> Response:
     query = request.query_params.get("q", "")[:200].strip()
     results = search(request.app.state.pack, query) if query else []
-    context = {"query": query, "results": results, "closed": closed_ids(request, results)}
+    context = {"query": query, "results": results, "badges": await badges(request, results)}
     return render(request, "citizen/search.html", context)
 
 

@@ -183,16 +183,34 @@ def test_quota_reached_shows_the_message(pack_client: TestClient) -> None:
 
     run_in_app(client, take_place)
     assert START in client.get("/demarches/cantine").text
+    assert card_badges(client, "/demarches") == {"recensement": "Fermée"}
     run_in_app(client, take_place)
     assert run_in_app(client, quota_used, db, "cantine", "2026", "portal") == 2
     html = client.get("/demarches/cantine").text
     assert "Démarche complète" in html
     assert "Les inscriptions à la cantine sont complètes pour cette année." in html
     assert START not in html
+    # The cards say it too, wherever the procedure is listed.
+    badges = card_badges(client, "/demarches")
+    assert badges == {"recensement": "Fermée", "cantine": "Complet"}
+    for page in ("/demarches/theme/famille", "/recherche?q=cantine"):
+        assert card_badges(client, page)["cantine"] == "Complet", page
     # next year's counter is a new one
     client.app.state.now.now = dt.datetime(2027, 6, 1, tzinfo=PARIS)  # type: ignore[attr-defined]
     html = client.get("/demarches/cantine").text
     assert "Les inscriptions à la cantine sont complètes" not in html
+    assert card_badges(client, "/demarches")["cantine"] == "Fermée"  # 2027: outside its window
+
+
+def card_badges(client: TestClient, path: str) -> dict[str, str]:
+    """Procedure id -> the badge of its card on the page at ``path``."""
+    html = client.get(path).text
+    cards = re.findall(r'href="/demarches/([\w-]+)">.*?</h[23]>', html, re.S)
+    found = re.findall(
+        r'href="/demarches/([\w-]+)">(?:(?!</h[23]>).)*?class="tag tag-\w+">([^<]+)<', html, re.S
+    )
+    assert cards, f"no procedure card on {path}"
+    return dict(found)
 
 
 def test_theme_css_and_logo(client: TestClient) -> None:

@@ -20,6 +20,7 @@ from storage.requests import (
     get_request,
     hash_token,
     quota_used,
+    quota_used_many,
     submit,
 )
 from tests.storage.conftest import NOW
@@ -124,6 +125,24 @@ async def test_quota_refuses_once_full(db: Database) -> None:
     # Another period or scope has its own counter.
     await submit(db, new_request(QuotaClaim("2027", "", 2)), NOW, ack)
     assert await quota_used(db, "inscription-cantine", "2027", "") == 1
+
+
+async def test_quota_used_many_reads_several_counters_at_once(db: Database) -> None:
+    await submit(db, new_request(QuotaClaim("2026", "", 5)), NOW, ack)
+    await submit(db, new_request(QuotaClaim("2026", "", 5)), NOW, ack)
+    await submit(db, new_request(QuotaClaim("2026-W11", "", 5)), NOW, ack)
+    await submit(db, new_request(QuotaClaim("2026", "account:7", 5)), NOW, ack)
+    wanted = [("inscription-cantine", "2026"), ("inscription-cantine", "2026-W11")]
+    wanted += [("inscription-cantine", "2025"), ("autre", "2026")]
+    used = await quota_used_many(db, wanted, "")
+    assert used == {
+        ("inscription-cantine", "2026"): 2,
+        ("inscription-cantine", "2026-W11"): 1,
+        ("inscription-cantine", "2025"): 0,  # never used
+        ("autre", "2026"): 0,
+    }
+    assert await quota_used_many(db, wanted[:1], "account:7") == {wanted[0]: 1}
+    assert await quota_used_many(db, [], "") == {}
 
 
 def _small_pool(url: str) -> str:
