@@ -23,6 +23,7 @@ from engine.validate import load_pack
 from renderer import templating
 from renderer.errors import EXCEPTION_HANDLERS
 from renderer.routes import catalogue, news, tracking, wizard
+from renderer.routing import IndexedRouter
 from renderer.security import (
     SESSION_COOKIE,
     BodySizeLimitMiddleware,
@@ -129,6 +130,7 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
         lifespan=lifespan,
     )
+    app.router = IndexedRouter(app.router.routes, lifespan=lifespan)
     app.state.settings = settings
     app.state.pack = pack
     app.state.files = FileStore(settings.files_folder)
