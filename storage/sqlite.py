@@ -72,14 +72,35 @@ def is_busy(exc: BaseException) -> bool:
 
 
 def _open(path: str) -> sqlite3.Connection:
+    """A configured connection; its first statements may meet SQLITE_BUSY (a connection
+    recovering or checkpointing the WAL): open it through `retry_busy`."""
     connection = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, timeout=0, cached_statements=256
     )
-    connection.execute("PRAGMA foreign_keys = ON")
-    connection.execute("PRAGMA synchronous = NORMAL")
-    # Savepoint journals (each root transaction is a savepoint of a group) stay in memory.
-    connection.execute("PRAGMA temp_store = MEMORY")
+    try:
+        connection.execute("PRAGMA foreign_keys = ON")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        # Savepoint journals (each root transaction is a savepoint of a group) stay in memory.
+        connection.execute("PRAGMA temp_store = MEMORY")
+    except BaseException:
+        connection.close()
+        raise
     return connection
+
+
+async def retry_busy(attempt: Callable[[], T], timeout: float) -> T:
+    """``attempt()``, retried with a non-blocking backoff while the file is locked."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = FIRST_DELAY
+    while True:
+        try:
+            return attempt()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or loop.time() >= deadline:
+                raise
+        await asyncio.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 2, MAX_DELAY)
 
 
 def run(connection: sqlite3.Connection, compiled: Compiled, values: Values) -> list[dict[str, Any]]:
@@ -108,11 +129,11 @@ def run(connection: sqlite3.Connection, compiled: Compiled, values: Values) -> l
 class SQLiteDatabase(Database):
     backend = "sqlite"
 
-    def __init__(self, path: str, timeout: float) -> None:
+    def __init__(self, path: str, timeout: float, writer: sqlite3.Connection) -> None:
         super().__init__()
         self.path = path
         self.timeout = timeout
-        self._writer = _open(path)
+        self._writer = writer
         self._reader = self._writer
         self._lock = asyncio.Lock()
         self._checkpointer: asyncio.Task[None] | None = None
@@ -125,12 +146,12 @@ class SQLiteDatabase(Database):
     @classmethod
     async def open(cls, url: str) -> SQLiteDatabase:
         path, timeout = parse_url(url)
-        db = cls(path, timeout)
+        db = cls(path, timeout, await retry_busy(lambda: _open(path), timeout))
         try:
             # journal_mode is stored in the file; switching needs a moment of exclusive lock.
             await db.retry_busy(db._use_wal)
             if path != ":memory:":
-                db._reader = _open(path)
+                db._reader = await db.retry_busy(lambda: _open(path))
                 db._writer.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
                 db._checkpointer = asyncio.create_task(_checkpoint_forever(path))
         except BaseException:
@@ -143,18 +164,8 @@ class SQLiteDatabase(Database):
             self._writer.execute("PRAGMA journal_mode = WAL").fetchall()
 
     async def retry_busy(self, attempt: Callable[[], T]) -> T:
-        """``attempt()``, retried with a non-blocking backoff while the file is locked."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
-        delay = FIRST_DELAY
-        while True:
-            try:
-                return attempt()
-            except sqlite3.OperationalError as exc:
-                if not is_busy(exc) or loop.time() >= deadline:
-                    raise
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, MAX_DELAY)
+        """``attempt()``, retried while the file is locked, for at most the URL's timeout."""
+        return await retry_busy(attempt, self.timeout)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self)
@@ -171,18 +182,32 @@ class SQLiteDatabase(Database):
     async def execute(self, query: Query, values: Values = None) -> None:
         await self.fetch_all(query, values)
 
-    async def _commit(self, group: _Group) -> None:
-        """COMMIT ``group`` once the transactions running now have left the lock."""
+    def _commit_soon(self, group: _Group) -> None:
+        """COMMIT ``group`` now if no transaction holds the lock, else once it is free.
+
+        Called by ``loop.call_soon`` (no task to create when nothing waits): it runs after
+        the callbacks that were ready when the group's first member finished, so the
+        transactions they start join the group first.
+        """
+        if self._lock.locked():  # a transaction suspended inside itself: wait for it
+            group.waiter = asyncio.get_running_loop().create_task(self._commit_locked(group))
+            return
+        self._commit_now(group)
+
+    async def _commit_locked(self, group: _Group) -> None:
         async with self._lock:
-            if self._group is not group:
-                return  # already ended (rolled back by SQLite)
-            try:
-                self._writer.execute("COMMIT")
-            except Exception as error:  # the members raise it
-                self._end_group(group, error)
-                return
-            self._group = None
-            group.done.set_result(None)
+            self._commit_now(group)
+
+    def _commit_now(self, group: _Group) -> None:
+        if self._group is not group:
+            return  # already ended (rolled back by SQLite)
+        try:
+            self._writer.execute("COMMIT")
+        except Exception as error:  # the members raise it
+            self._end_group(group, error)
+            return
+        self._group = None
+        group.finish(None)
 
     def _end_group(self, group: _Group, error: BaseException) -> None:
         """Roll ``group`` back: every member that succeeded gets ``error``."""
@@ -190,15 +215,13 @@ class SQLiteDatabase(Database):
             self._writer.execute("ROLLBACK")
         if self._group is group:
             self._group = None
-        if not group.done.done():
-            group.done.set_exception(error)
-            group.done.exception()  # retrieved: no "never retrieved" warning without members
+        group.finish(error)
 
     async def disconnect(self) -> None:
         group = self._group
         if group is not None:  # let the pending commit finish
             with contextlib.suppress(Exception):
-                await asyncio.shield(group.done)
+                await group.wait()
         if self._checkpointer is not None:
             self._checkpointer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -220,14 +243,19 @@ async def _checkpoint_forever(path: str) -> None:
     # a checkpoint still running when the task is cancelled.
     loop = asyncio.get_running_loop()
     worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-checkpoint")
-    connection = await loop.run_in_executor(worker, _open, path)
+    connection: sqlite3.Connection | None = None
     try:
         while True:
             await asyncio.sleep(CHECKPOINT_EVERY)
-            with contextlib.suppress(sqlite3.OperationalError):  # busy, or file gone
+            # Busy (opening too: another connection may be recovering the WAL), or file gone:
+            # try again at the next round.
+            with contextlib.suppress(sqlite3.OperationalError):
+                if connection is None:
+                    connection = await loop.run_in_executor(worker, _open, path)
                 await loop.run_in_executor(worker, _passive_checkpoint, connection)
     finally:
-        worker.submit(connection.close)
+        if connection is not None:
+            worker.submit(connection.close)
         worker.shutdown(wait=False)
 
 
@@ -238,11 +266,41 @@ def _passive_checkpoint(connection: sqlite3.Connection) -> None:
 class _Group:
     """Root transactions sharing one BEGIN IMMEDIATE ... COMMIT (group commit)."""
 
-    __slots__ = ("committer", "done")
+    __slots__ = ("ended", "error", "scheduled", "waiter", "waiting")
 
     def __init__(self) -> None:
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.committer: asyncio.Task[None] | None = None  # kept: the loop holds tasks weakly
+        # One future per member that waits for the COMMIT: cancelling one request's wait
+        # leaves the others' alone (cheaper than asyncio.shield around a shared future).
+        self.waiting: list[asyncio.Future[None]] = []
+        self.ended = False
+        self.error: BaseException | None = None
+        self.scheduled = False  # the COMMIT is scheduled (by the first member to finish)
+        self.waiter: asyncio.Task[None] | None = None  # kept: the loop holds tasks weakly
+
+    def wait(self) -> asyncio.Future[None]:
+        """A future done when the group's COMMIT is (with its error if it failed)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.ended:
+            self._settle(future)
+        else:
+            self.waiting.append(future)
+        return future
+
+    def finish(self, error: BaseException | None) -> None:
+        if self.ended:
+            return
+        self.ended, self.error = True, error
+        for future in self.waiting:
+            self._settle(future)
+        self.waiting.clear()
+
+    def _settle(self, future: asyncio.Future[None]) -> None:
+        if future.done():  # its member was cancelled while waiting
+            return
+        if self.error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(self.error)
 
 
 class _Transaction:
@@ -254,8 +312,9 @@ class _Transaction:
     are mostly the same from one transaction to the next. So a root transaction does not
     COMMIT by itself: the first one opens the writer's transaction (``BEGIN IMMEDIATE``)
     and schedules the commit on the next turn of the event loop; every root transaction
-    that starts before it runs becomes a savepoint in the same SQLite transaction. A member
-    that fails rolls back to its own savepoint (the others are untouched); a member that
+    that starts before it runs becomes a savepoint in the same SQLite transaction (the
+    first one needs none: it is alone in the transaction until it ends). A member that
+    fails rolls back to its own savepoint (the others are untouched); a member that
     succeeds returns only once the COMMIT is done, and raises if the COMMIT fails (then the
     whole group is rolled back, so nothing is half-written). With one request at a time
     this is a plain commit one loop turn later; under concurrency, one commit serves every
@@ -276,16 +335,20 @@ class _Transaction:
             await db._lock.acquire()
             try:
                 if db._group is None:
+                    # The group's first member needs no savepoint: until it ends, nobody
+                    # else is in the transaction, so its failure rolls back the whole.
                     await db.retry_busy(lambda: db._writer.execute("BEGIN IMMEDIATE"))
                     db._group = _Group()
+                else:
+                    self._savepoint = "member"
                 self._group = db._group
-                self._savepoint = "member"
             except BaseException:
                 db._lock.release()
                 raise
         else:
             self._savepoint = f"sp_{depth}"
-        db._writer.execute(f"SAVEPOINT {self._savepoint}")
+        if self._savepoint is not None:
+            db._writer.execute(f"SAVEPOINT {self._savepoint}")
         self._token = db._depth.set(depth + 1)
 
     async def __aexit__(
@@ -304,7 +367,10 @@ class _Transaction:
             writer.execute(f"RELEASE {self._savepoint}")
             return
         try:
-            if writer.in_transaction:
+            if self._savepoint is None:  # the first member
+                if exc_type is not None:
+                    db._end_group(group, exc or RuntimeError("transaction failed"))
+            elif writer.in_transaction:
                 if exc_type is not None:
                     writer.execute("ROLLBACK TO member")
                 writer.execute("RELEASE member")
@@ -316,9 +382,10 @@ class _Transaction:
                 if not writer.in_transaction:
                     # SQLite rolled the whole transaction back (disk full, I/O error...).
                     db._end_group(group, sqlite3.OperationalError("transaction rolled back"))
-                elif group.committer is None:
-                    group.committer = asyncio.get_running_loop().create_task(db._commit(group))
+                elif not group.scheduled:
+                    group.scheduled = True
+                    asyncio.get_running_loop().call_soon(db._commit_soon, group)
             db._lock.release()
         if exc_type is None:
-            # shield: a cancelled request still waits for nothing, the commit goes on.
-            await asyncio.shield(group.done)
+            # A cancelled wait cancels only this member's future: the commit goes on.
+            await group.wait()

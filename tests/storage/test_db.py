@@ -216,6 +216,14 @@ async def test_sqlite_a_failing_member_leaves_the_others_of_its_commit(tmp_path:
         assert [type(r).__name__ for r in results] == ["NoneType", "RuntimeError", "NoneType"]
         rows = await db.fetch_all(sa.select(counters.c.year).order_by(counters.c.year))
         assert rows == [{"year": 2020}, {"year": 2022}]
+        # The first member of a group has no savepoint: its failure rolls back the whole
+        # transaction, which nobody else had joined yet.
+        results = await asyncio.gather(
+            insert(2030, True), insert(2031, False), return_exceptions=True
+        )
+        assert [type(r).__name__ for r in results] == ["RuntimeError", "NoneType"]
+        rows = await db.fetch_all(sa.select(counters.c.year).order_by(counters.c.year))
+        assert rows == [{"year": 2020}, {"year": 2022}, {"year": 2031}]
     finally:
         await db.disconnect()
 
