@@ -15,7 +15,8 @@ PostgreSQL submit 116 -> ~600/s with the two-statement submission of
   stdlib ``sqlite3`` module directly on the event-loop thread: in WAL mode with
   ``synchronous=NORMAL`` a statement costs microseconds, far less than a hop to a worker
   thread (aiosqlite: ~150 us per statement, ~30 per submission). Transactions are
-  serialised by an ``asyncio.Lock`` per `Database` and start with ``BEGIN IMMEDIATE``;
+  serialised by an ``asyncio.Lock`` per `Database` and run in a ``BEGIN IMMEDIATE``
+  transaction that the transactions ready at the same loop turn share (group commit);
   when another connection (another process, or another `Database` on the same file) holds
   the write lock, SQLite answers SQLITE_BUSY at once (``busy_timeout`` 0, so the loop never
   blocks) and the transaction retries after an ``asyncio.sleep`` backoff. Reads outside a
