@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 import sqlalchemy as sa
 
-from storage.db import Database, Statement, as_utc, binds
+from storage.db import Database, Statement, UtcDateTime, as_utc, binds
 from storage.files import write_atomically
 from storage.tables import outbox
 
@@ -42,6 +42,7 @@ BACKOFF_BASE = dt.timedelta(seconds=30)
 BACKOFF_CAP = dt.timedelta(hours=6)
 # Every outbox mail is automatic (RFC 3834): auto-responders must not answer it.
 AUTO_SUBMITTED = "auto-generated"
+DT = UtcDateTime()
 
 
 @dataclass(frozen=True)
@@ -171,47 +172,66 @@ def _sender_address(sender: Sender) -> str:
     return str(getattr(sender, "default_sender", DEFAULT_SENDER))
 
 
-async def _claim(db: Database, row_id: int, now: dt.datetime) -> dict[str, Any] | None:
-    free = sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
-    return await db.fetch_one(
-        outbox.update()
-        .where(outbox.c.id == row_id, outbox.c.sent_at.is_(None), free)
-        .values(claimed_until=now + LEASE)
-        .returning(*outbox.c)
+_FREE = sa.or_(
+    outbox.c.claimed_until.is_(None), outbox.c.claimed_until < sa.bindparam("now", type_=DT)
+)
+DUE = Statement(
+    sa.select(outbox.c.id)
+    .where(
+        outbox.c.sent_at.is_(None),
+        outbox.c.next_attempt_at <= sa.bindparam("now", type_=DT),
+        _FREE,
     )
+    .order_by(outbox.c.next_attempt_at, outbox.c.id)
+    .limit(sa.bindparam("batch", type_=sa.Integer))
+)
+CLAIM = Statement(
+    outbox.update()
+    .where(outbox.c.id == sa.bindparam("row_id"), outbox.c.sent_at.is_(None), _FREE)
+    .values(claimed_until=sa.bindparam("until", type_=DT))
+    .returning(*outbox.c)
+)
+SENT = Statement(
+    outbox.update()
+    .where(outbox.c.id == sa.bindparam("row_id"))
+    .values(
+        sent_at=sa.bindparam("now", type_=DT),
+        claimed_until=None,
+        attempts=sa.bindparam("attempts", type_=sa.Integer),
+        last_error=None,
+        text_body="",
+        html_body="",
+    )
+)
+FAILED = Statement(
+    outbox.update()
+    .where(outbox.c.id == sa.bindparam("row_id"))
+    .values(
+        attempts=sa.bindparam("attempts", type_=sa.Integer),
+        next_attempt_at=sa.bindparam("next_at", type_=DT),
+        last_error=sa.bindparam("error", type_=sa.Text),
+        claimed_until=None,
+    )
+)
+
+
+async def _claim(db: Database, row_id: int, now: dt.datetime) -> dict[str, Any] | None:
+    return await db.fetch_one(CLAIM, {"row_id": row_id, "now": now, "until": now + LEASE})
 
 
 async def _deliver_one(db: Database, sender: Sender, row: dict[str, Any], now: dt.datetime) -> bool:
+    attempts = row["attempts"] + 1
     try:
         await sender.send(build_message(row, _sender_address(sender)))
     except Exception as exc:  # any failure is recorded and retried later
-        attempts = row["attempts"] + 1
         logger.warning(
             "Mail %s to %s failed (attempt %d): %s", row["id"], row["to_addr"], attempts, exc
         )
-        await db.execute(
-            outbox.update()
-            .where(outbox.c.id == row["id"])
-            .values(
-                attempts=attempts,
-                next_attempt_at=now + backoff(attempts),
-                last_error=f"{type(exc).__name__}: {exc}"[:2000],
-                claimed_until=None,
-            )
-        )
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        values = {"row_id": row["id"], "attempts": attempts, "error": error}
+        await db.execute(FAILED, {**values, "next_at": now + backoff(attempts)})
         return False
-    await db.execute(
-        outbox.update()
-        .where(outbox.c.id == row["id"])
-        .values(
-            sent_at=now,
-            claimed_until=None,
-            attempts=row["attempts"] + 1,
-            last_error=None,
-            text_body="",
-            html_body="",
-        )
-    )
+    await db.execute(SENT, {"row_id": row["id"], "now": now, "attempts": attempts})
     return True
 
 
@@ -219,18 +239,8 @@ async def deliver_pending(
     db: Database, sender: Sender, now: dt.datetime, *, batch: int = 50
 ) -> int:
     """Send the due messages (at most ``batch``); return how many were sent."""
-    due = await db.fetch_all(
-        sa.select(outbox.c.id)
-        .where(
-            outbox.c.sent_at.is_(None),
-            outbox.c.next_attempt_at <= now,
-            sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
-        )
-        .order_by(outbox.c.next_attempt_at, outbox.c.id)
-        .limit(batch)
-    )
     sent = 0
-    for candidate in due:
+    for candidate in await db.fetch_all(DUE, {"now": now, "batch": batch}):
         row = await _claim(db, candidate["id"], now)
         if row is not None and await _deliver_one(db, sender, row, now):
             sent += 1
@@ -240,10 +250,17 @@ async def deliver_pending(
 async def run_outbox_worker(
     db: Database, sender: Sender, stop_event: asyncio.Event, interval: float = 5.0
 ) -> None:
-    """Deliver pending mail every ``interval`` seconds until ``stop_event`` is set."""
+    """Deliver pending mail every ``interval`` seconds until ``stop_event`` is set.
+
+    A round sends batch after batch while batches come back full, so a burst (a quota
+    opening at 8:00) is sent at the sender's pace, not 50 mails per interval.
+    """
+    batch = 50
     while not stop_event.is_set():
         try:
-            await deliver_pending(db, sender, dt.datetime.now(dt.UTC))
+            while await deliver_pending(db, sender, dt.datetime.now(dt.UTC), batch=batch) == batch:
+                if stop_event.is_set():
+                    break
         except Exception:  # the database may be briefly unavailable: keep the worker alive
             logger.exception("Outbox delivery round failed")
         with contextlib.suppress(TimeoutError):

@@ -196,6 +196,37 @@ async def test_worker_delivers_until_stopped(db: Database, tmp_path: Path) -> No
     assert len(list(tmp_path.glob("*.eml"))) == 1
 
 
+class CountingSender:
+    """Counts the messages it is given."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.default_sender = "Guichet <mairie@example.org>"
+
+    async def send(self, message: EmailMessage) -> None:
+        await asyncio.sleep(0)
+        self.sent += 1
+
+
+async def test_a_burst_is_sent_in_one_round_not_fifty_per_interval(db: Database) -> None:
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    async with db.transaction():
+        for _ in range(120):
+            await enqueue(db, MAIL, past)
+    sender = CountingSender()
+    stop = asyncio.Event()
+    # An interval far longer than the test: every mail must go in the first round.
+    worker = asyncio.create_task(run_outbox_worker(db, sender, stop, 3600))
+    for _ in range(200):
+        if sender.sent == 120:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await worker
+    assert sender.sent == 120
+    assert await pending_count(db) == 0
+
+
 def test_smtp_url_is_parsed() -> None:
     sender = SmtpSender("smtp://ana%40mairie:s%C3%A9cret@mail.example.org:587?starttls=1")
     assert (sender.hostname, sender.port, sender.start_tls, sender.use_tls) == (
