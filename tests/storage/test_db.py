@@ -255,3 +255,18 @@ async def test_sqlite_a_failed_commit_fails_every_member_and_keeps_nothing(
         assert await db.fetch_all(sa.text("SELECT id FROM child")) == [{"id": 3}]
     finally:
         await db.disconnect()
+
+
+async def test_queries_gathered_inside_a_transaction_do_not_collide(db: Database) -> None:
+    # PostgreSQL: a connection runs one statement at a time; the tasks gather makes must
+    # not use the transaction's connection (they run outside it, on pool connections).
+    counters = tables.reference_counters
+    await db.execute(counters.insert().values(year=2025, last=1))
+    async with db.transaction():
+        await db.execute(counters.insert().values(year=2026, last=1))
+        seen = await asyncio.gather(*(db.fetch_all(sa.select(counters.c.year)) for _ in range(4)))
+        assert await db.fetch_all(sa.select(counters.c.year).order_by(counters.c.year)) == [
+            {"year": 2025},
+            {"year": 2026},
+        ]
+    assert all({"year": 2025} in rows for rows in seen)
