@@ -445,15 +445,24 @@ from ~3.4 ms to ~1.5-2 ms):
   POSTs alternate two answer sets so that this figure still includes the write.
 
 What the third round did (2026-11-29; in-process figures are ASGI calls without uvicorn,
-best of 5 rounds). At its start, on the same (faster, quieter) machine as the tables above:
-SQLite bare 9,749 req/s, procedure page 52 %, form step GET 54 %, step POST 26 %,
-submission 12 %, tracking 24 %; PostgreSQL bare 9,681 req/s, 53 %, 40 %, 20 %, 9 %, 16 %.
-Another run after it gave SQLite form step GET 51 % and submission 17 % (bare 9,117).
+best of 5 rounds). At its start, on the same (faster) machine as the tables above: SQLite
+bare 9,749 req/s, procedure page 52 %, form step GET 54 %, step POST 26 %, submission
+12 %, tracking 24 %; PostgreSQL bare 9,681 req/s, 53 %, 40 %, 20 %, 9 %, 16 %. Five runs
+after it (the machine grew noisier: the bare page ran at 6,500 to 9,500 req/s): SQLite
+form step GET 52-61 % (56 % typical), submission 16-19 %; PostgreSQL form step GET 32-59 %
+(44 % typical), submission 8-12 % (9 % typical).
 
 - **Group commit on SQLite** (`storage.sqlite`, figures in the "Storage" section): the
   submissions that are ready at the same loop turn share one COMMIT. In-process, 8
-  concurrent submissions: ~620 us -> ~400 us each; through uvicorn the submission rose
-  from 12 % to 16-17 % of the bare page (1,188 -> 1,594-1,648 req/s) on the same machine.
+  concurrent submissions: ~620 us -> ~400 us each; through uvicorn the submission went
+  from 12 % to 16-19 % of the bare page (1,188 -> 1,500-1,800 req/s).
+- **PostgreSQL statements skip `databases`' per-statement connection lookup**
+  (`storage.postgres`): inside a transaction they go to the connection it holds, outside
+  one to asyncpg's pool. In-process with 8 clients: form step GET 196 -> 141 us, submission
+  1,155 -> 999 us; through uvicorn the form step GET went from 40 % to 44 %.
+- **The outbox worker's statements are compiled once** (they were compiled per mail,
+  ~0.7 ms of CPU each time it ran during a measurement) and a burst of mail is sent in one
+  round instead of 50 mails every 5 s.
 - **An indexed router** (`renderer.routing.IndexedRouter`): a path is matched only against
   the routes of its shape (first segment, number of segments) instead of all 18 regexes;
   the form step GET went from ~73 to ~66 us in-process.
@@ -462,17 +471,22 @@ Another run after it gave SQLite form step GET 51 % and submission 17 % (bare 9,
 What limits each rate now. Through uvicorn (h11, its default here: `httptools` is not
 installed) a request costs ~87 us before the app runs, and ~10 us more with our security
 headers and a session cookie (measured with the bare app given the same headers). The
-form step GET is ~66 us in the app (the bare page: ~16 us): the draft SELECT and its JSON
-(~12 us), the page cache fill (~8 us), visibility, step sequence and availability (~10 us),
-Starlette's request and response objects and our three middleware layers (removing two of
-them saves ~2 us); no single cost is left to remove, so the ratio stays near 55 %, 5 points
-under the target. The submission is ~400 us in the app under concurrency (the
-acknowledgement mail ~85 us, the stamps check and draft load ~55 us, the SQLite statements
-~110 us with the shared COMMIT, form parsing, session and redirect) plus uvicorn's POST
-handling; 25 % of the bare page would need ~410 us in all. On PostgreSQL every statement
-goes through `databases` (its per-task connection lookup and the pool's acquire and
-release cost ~20 us per statement beside asyncpg's own ~15 us), and a submission is about
-six round trips: its ratios are the lowest.
+form step GET is ~66 us in the app (the bare page: ~16 us; Starlette and our middleware
+around a constant page: ~10 us): the draft SELECT and its JSON (~11 us, of which ~4 us in
+SQLite), the page cache fill, visibility, step sequence and availability (~5 us each);
+no single cost is left to remove, so the ratio stays near 55 %, 5 points under the target.
+The SQLite submission is ~400 us in the app under concurrency (the acknowledgement mail
+~85 us, the stamps check and draft load ~55 us, the SQLite statements ~110 us with the
+shared COMMIT, form parsing, session and redirect) plus uvicorn's POST handling; 25 % of
+the bare page would need ~420 us in all. The PostgreSQL submission is not bound by the
+app's CPU (the uvicorn process runs at ~80 %, ~1.2 ms of CPU per submission): every
+submission takes the year's reference counter row lock (numbers without gaps, see
+"Storage") and keeps it until its COMMIT has flushed the WAL, so submissions pass that
+lock one at a time (`bench/storage_commits.py`: `submit()` 1,447/s from 1 task, 1,545/s
+from 8); a SEQUENCE would lift it at the price of gaps in the numbering.
+Delivering a mail costs ~1.5 ms of CPU (about 1 ms building the MIME message with the
+`email` package); the worker runs every 5 s, so a measurement window may or may not hold
+one of its rounds, one reason why the submission figures move between runs.
 
 With `httptools` and `uvloop` installed (uvicorn's "standard" extras; measured at the
 start of this round, before its changes; not shipped), every page gets faster (form step
