@@ -22,7 +22,7 @@ from engine.model import Pack
 from engine.validate import load_pack
 from renderer import templating
 from renderer.errors import EXCEPTION_HANDLERS
-from renderer.routes import catalogue, news, tracking, wizard
+from renderer.routes import account, catalogue, news, tracking, wizard
 from renderer.routing import IndexedRouter
 from renderer.security import (
     SESSION_COOKIE,
@@ -39,7 +39,7 @@ from storage.files import FileStore, sweep_files
 log = logging.getLogger("guichet")
 
 # Route groups in mounting order.
-ROUTE_MODULES = (catalogue, news, wizard, tracking)
+ROUTE_MODULES = (catalogue, news, wizard, tracking, account)
 OUTBOX_INTERVAL_SECONDS = 5.0
 DRAFT_PURGE_INTERVAL_SECONDS = 3600.0
 # A file is uploaded before the draft that references it is saved: younger files are kept.

@@ -166,6 +166,25 @@ def test_journey_in_chromium(app_factory: Any, browser_page: Any) -> None:
     assert len(audited) == 12
 
 
+def test_locked_procedure_leads_to_a_page_not_a_404(app_factory: Any, browser_page: Any) -> None:
+    app = app_factory(EXAMPLE_PACK)
+    page = browser_page
+    audited: list[str] = []
+    with LiveServer(app) as server:
+        page.goto(f"{server.url}/demarches/inscription-creche")
+        audit(page, audited)
+        for name, title in [("Se connecter", "Se connecter"), ("Je crée mon espace", "Créer")]:
+            page.get_by_role("link", name=name).click()
+            assert page.inner_text("h1").startswith(title)
+            assert "L'espace personnel n'est pas encore ouvert" in page.inner_text("main")
+            audit(page, audited)
+            page.goto(f"{server.url}/demarches/inscription-creche")
+        page.get_by_role("link", name="Se connecter").click()
+        page.get_by_role("link", name="Revenir à la démarche").click()
+        page.wait_for_url(f"{server.url}/demarches/inscription-creche")
+    assert len(audited) == 3
+
+
 def test_audit_reports_violations(browser_page: Any) -> None:
     """The audit itself can fail: an unlabelled input is a critical violation."""
     browser_page.set_content("<!doctype html><html><body><main><input></main></body></html>")

@@ -151,6 +151,23 @@ def test_padlock_page_offers_login_and_no_start(client: TestClient) -> None:
     assert "/etapes/" not in html
 
 
+def test_login_and_signup_links_lead_to_a_page_until_accounts_exist(client: TestClient) -> None:
+    page = client.get("/connexion", params={"suite": "/demarches/creche"})
+    assert page.status_code == 200
+    text = text_of(page.text).replace("&#39;", "'")
+    assert "L'espace personnel n'est pas encore ouvert" in text
+    assert 'href="/demarches/creche">Revenir à la démarche</a>' in page.text
+    signup = client.get("/inscription")
+    assert signup.status_code == 200
+    assert "Créer mon espace personnel" in signup.text
+    assert "Revenir à la démarche" not in signup.text
+    # Only a path of this portal comes back as a link (no open redirect through it).
+    for outside in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:x"):
+        html = client.get("/connexion", params={"suite": outside}).text
+        assert "Revenir à la démarche" not in html, outside
+        assert "evil.example" not in html, outside
+
+
 def test_closed_window_says_so_with_dates(client: TestClient) -> None:
     html = client.get("/demarches/recensement").text
     assert "Démarche fermée" in html
