@@ -8,6 +8,7 @@ it favours clear messages over speed. Each message names the container the admin
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -196,6 +197,9 @@ def _close_value(value: object, options: list[str]) -> str:
     return _close(lowered, options)
 
 
+_EXPONENT = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+")
+
+
 def _type_hint(expected: str, value: object) -> str:
     if value is None:
         return "write a value after the colon, or remove the key"
@@ -203,11 +207,17 @@ def _type_hint(expected: str, value: object) -> str:
         items = ", ".join(part.strip() for part in value.split(",") if part.strip())
         return f"write [{items}]"
     if expected in ("integer", "number") and isinstance(value, str):
+        text = value.strip()
         try:
-            float(value)
+            number = float(text)
         except ValueError:
             return ""
-        return f"remove the quotes: {value.strip()}"
+        if _EXPONENT.fullmatch(text):
+            # YAML 1.1 reads 1e3 as text whether it is quoted or not.
+            if math.isfinite(number) and number.is_integer() and abs(number) < 1e15:
+                return f"write it in digits: {int(number)}"
+            return "write the number in digits: YAML reads 1e3 as text"
+        return f"remove the quotes: {text}"
     if expected == "integer" and isinstance(value, float):
         return "write a whole number"
     if expected == "string" and isinstance(value, bool):

@@ -236,6 +236,25 @@ def test_wrong_type_with_a_hint() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        ("1e3", "write it in digits: 1000"),
+        ("2E2", "write it in digits: 200"),
+        ("1e400", "write the number in digits: YAML reads 1e3 as text"),
+        ("1.5", "remove the quotes: 1.5"),
+    ],
+)
+def test_exponent_numbers_read_as_text_get_a_digits_hint(value: str, hint: str) -> None:
+    # YAML 1.1 reads 1e3 (no dot) as text even without quotes: "remove the quotes" would
+    # send the admin looking for quotes that are not there.
+    data = cantine()
+    data["quota"]["max"] = value
+    assert problems("procedure", data) == [
+        ("quota.max", "expected a whole number, got a string", hint)
+    ]
+
+
 def test_boolean_read_by_yaml_where_text_is_expected() -> None:
     data = cantine()
     data["steps"][0]["fields"][0]["label"] = True
