@@ -472,8 +472,9 @@ What limits each rate now. Through uvicorn (h11, its default here: `httptools` i
 installed) a request costs ~87 us before the app runs. Served by our app, an 8 KB constant
 page costs what the bare page costs (107 us a request, our security headers included)
 without a cookie, and ~12 us more with the session cookie (~190 characters; 2.6 us of it
-in the app, the rest h11 parsing the header): a shorter cookie (one random value, the CSRF
-secret derived from it) is the next small gain there. The
+in the app, the rest h11 parsing the header). A cookie of one secret (the CSRF token
+derived from the session id with keyed BLAKE2b, 123 characters) was tried: no difference
+above the noise, so it was not kept. The
 form step GET is ~66 us in the app (the bare page: ~16 us; Starlette and our middleware
 around a constant page: ~10 us): the draft SELECT and its JSON (~11 us, of which ~4 us in
 SQLite), the page cache fill, visibility, step sequence and availability (~5 us each);
@@ -491,13 +492,11 @@ Delivering a mail costs ~1.5 ms of CPU (about 1 ms building the MIME message wit
 `email` package); the worker runs every 5 s, so a measurement window may or may not hold
 one of its rounds, one reason why the submission figures move between runs.
 
-Where the next microseconds are, measured but not done: the session cookie (above; ~12 us
-on every request that carries it, in both directions for a submission, whose response
-re-signs it for the confirmation); the acknowledgement's frame rendered once per procedure
-version with holes for the reference, names, link and récapitulatif, as the form pages
-are (~30 of its ~85 us); on PostgreSQL, `databases`' transaction start and commit (~0.2 ms
-of CPU per submission in a profile of the server) and the reference counter's lock.
-None of them closes the gap to 60 % and 25 % alone.
+Where the next microseconds are, measured but not done: the acknowledgement's frame
+rendered once per procedure version with holes for the reference, names, link and
+récapitulatif, as the form pages are (~30 of its ~85 us); on PostgreSQL, `databases`'
+transaction start and commit (~0.2 ms of CPU per submission in a profile of the server)
+and the reference counter's lock. None of them closes the gap to 60 % and 25 % alone.
 
 With `httptools` and `uvloop` installed (uvicorn's "standard" extras; measured at the
 start of this round, before its changes; not shipped), every page gets faster (form step
