@@ -40,7 +40,6 @@ log = logging.getLogger("guichet")
 
 # Route groups in mounting order.
 ROUTE_MODULES = (catalogue, news, wizard, tracking, account)
-OUTBOX_INTERVAL_SECONDS = 5.0
 DRAFT_PURGE_INTERVAL_SECONDS = 3600.0
 # A file is uploaded before the draft that references it is saved: younger files are kept.
 FILE_SWEEP_GRACE_SECONDS = 3600.0
@@ -98,7 +97,7 @@ def create_app(settings: Settings) -> Starlette:
             sender = make_sender(settings, app.state.pack)
             tasks.append(
                 asyncio.create_task(
-                    outbox.run_outbox_worker(db, sender, stop, OUTBOX_INTERVAL_SECONDS)
+                    outbox.run_outbox_worker(db, sender, stop, settings.outbox_interval_seconds)
                 )
             )
             tasks.append(asyncio.create_task(_purge_drafts_loop(app, stop)))

@@ -80,6 +80,12 @@ SETTINGS: tuple[Setting, ...] = (
         "GUICHET_DRAFT_TTL_HOURS", "48", "Hours after which an untouched draft is dropped.", "int"
     ),
     Setting(
+        "GUICHET_OUTBOX_INTERVAL_SECONDS",
+        "5",
+        "Seconds between two rounds of the mail worker (each round sends every due mail).",
+        "int",
+    ),
+    Setting(
         "GUICHET_MAX_UPLOAD_MB",
         "",
         "Maximum size of one uploaded file, in MB. Default: the portal's limits.max_file_size_mb.",
@@ -180,6 +186,7 @@ class Settings:
     files_dir: Path | None = None
     base_url: str = "http://127.0.0.1:8000"
     draft_ttl_hours: int = 48
+    outbox_interval_seconds: int = 5
     max_upload_mb: int | None = None
     max_files: int = 16
     max_fields: int = 500
