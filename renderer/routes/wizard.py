@@ -75,7 +75,7 @@ class Wizard:
     @property
     def returning(self) -> bool:
         """Whether the step was opened by a "Modifier" link of the récapitulatif."""
-        return self.request.query_params.get("retour") == ws.SUMMARY
+        return query_param(self.request, "retour") == ws.SUMMARY
 
     @property
     def action(self) -> str:
@@ -163,6 +163,13 @@ class Wizard:
             missing = ws.first_incomplete(self.seq, self.draft["done"], end or len(self.seq))
             return self.redirect(missing or ws.SUMMARY)
         return self.redirect(ws.next_key(self.seq, self.current.key))
+
+
+def query_param(request: Request, name: str) -> str:
+    """A query parameter, "" when absent (most wizard pages have no query string to parse)."""
+    if not request.scope.get("query_string"):
+        return ""
+    return str(request.query_params.get(name, ""))
 
 
 def _procedure(request: Request) -> Procedure:
@@ -314,7 +321,7 @@ async def form_step(wiz: Wizard, form: FormData | None) -> Response:
     sf, stored, earlier = _step_parts(wiz)
     if form is None:
         errors: dict[str, str] = {}
-        if wiz.request.query_params.get("verifier"):
+        if query_param(wiz.request, "verifier"):
             formdata = forms.as_formdata(sf.step, stored)
             errors = forms.parse_step(wiz.proc, sf, formdata, earlier, wiz.today).errors
         return _form_page(wiz, sf, stored, errors)
