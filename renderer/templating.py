@@ -193,11 +193,13 @@ class PageCache:
 
     def __init__(self, limit: int = 2000) -> None:
         self.limit = limit
-        self._pages: dict[Any, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        # key -> (constant parts, hole names in order, the parts encoded in UTF-8)
+        self._pages: dict[Any, tuple[tuple[str, ...], tuple[str, ...], tuple[bytes, ...]]] = {}
         self._token = secrets.token_hex(8)
 
-    def fill(self, key: Any, build: Any, holes: dict[str, str]) -> str | None:
-        """The page for ``key`` with ``holes`` filled; None when the markers were not found once."""
+    def _split(
+        self, key: Any, build: Any, holes: dict[str, str]
+    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[bytes, ...]] | None:
         found = self._pages.get(key)
         if found is None:
             marks = {name: Markup(f"\x00{self._token}:{name}\x00") for name in holes}
@@ -214,13 +216,33 @@ class PageCache:
             parts.append(rest)
             if len(self._pages) >= self.limit:
                 self._pages.clear()
-            found = self._pages[key] = (tuple(parts), tuple(order))
-        parts_, order_ = found
-        out = [parts_[0]]
-        for name, part in zip(order_, parts_[1:], strict=True):
+            encoded = tuple(part.encode() for part in parts)
+            found = self._pages[key] = (tuple(parts), tuple(order), encoded)
+        return found
+
+    def fill(self, key: Any, build: Any, holes: dict[str, str]) -> str | None:
+        """The page for ``key`` with ``holes`` filled; None when the markers were not found once."""
+        found = self._split(key, build, holes)
+        if found is None:
+            return None
+        parts, order, _ = found
+        out = [parts[0]]
+        for name, part in zip(order, parts[1:], strict=True):
             out.append(holes[name])
             out.append(part)
         return "".join(out)
+
+    def fill_bytes(self, key: Any, build: Any, holes: dict[str, str]) -> bytes | None:
+        """``fill`` as UTF-8: only the holes are encoded per call, not the whole page."""
+        found = self._split(key, build, holes)
+        if found is None:
+            return None
+        _, order, encoded = found
+        out = [encoded[0]]
+        for name, part in zip(order, encoded[1:], strict=True):
+            out.append(holes[name].encode())
+            out.append(part)
+        return b"".join(out)
 
 
 def page_cache(state: Any) -> PageCache:

@@ -105,7 +105,7 @@ class Wizard:
 
     def cached_page(
         self, template: str, context: dict[str, Any], fields_html: Markup, extra_key: str
-    ) -> str | None:
+    ) -> bytes | None:
         """``template`` without errors or notice, from the app's page cache.
 
         The key holds everything the page shows besides the CSRF token and the fields: the
@@ -141,7 +141,7 @@ class Wizard:
             return render_string(self.request, template, {**base, **context})
 
         holes = {"csrf": csrf_input(self.request), "fields": fields_html}
-        return page_cache(self.request.app.state).fill(key, build, holes)
+        return page_cache(self.request.app.state).fill_bytes(key, build, holes)
 
     async def done_then_next(self, changed: bool = True) -> RedirectResponse:
         """Mark the step done, save the draft, and go to the next step.

@@ -28,6 +28,23 @@ def test_a_page_is_built_once_and_filled_per_call() -> None:
     assert len(builds) == 2
 
 
+def test_bytes_are_the_page_in_utf8() -> None:
+    cache = PageCache()
+    builds: list[int] = []
+
+    def build(marks: dict[str, Markup]) -> str:
+        builds.append(1)
+        return f"<h1>Démarche</h1>{marks['csrf']}<p>Pièces : {marks['fields']}</p>"
+
+    holes = {"csrf": "<input value='é'>", "fields": "Léa"}
+    assert cache.fill_bytes("k", build, holes) == cache.fill("k", build, holes).encode()  # type: ignore[union-attr]
+    assert cache.fill_bytes("k", build, {"csrf": "", "fields": "€"}) == (
+        "<h1>Démarche</h1><p>Pièces : €</p>".encode()
+    )
+    assert len(builds) == 1
+    assert cache.fill_bytes("none", lambda marks: "<p>no hole</p>", holes) is None
+
+
 def test_a_page_missing_or_repeating_a_mark_is_not_cached() -> None:
     cache = PageCache()
     assert cache.fill("k", lambda marks: "<p>no hole</p>", {"a": "1"}) is None
