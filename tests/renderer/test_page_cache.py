@@ -37,7 +37,9 @@ def test_bytes_are_the_page_in_utf8() -> None:
         return f"<h1>Démarche</h1>{marks['csrf']}<p>Pièces : {marks['fields']}</p>"
 
     holes = {"csrf": "<input value='é'>", "fields": "Léa"}
-    assert cache.fill_bytes("k", build, holes) == cache.fill("k", build, holes).encode()  # type: ignore[union-attr]
+    page = cache.fill("k", build, holes)
+    assert page is not None
+    assert cache.fill_bytes("k", build, holes) == page.encode()
     assert cache.fill_bytes("k", build, {"csrf": "", "fields": "€"}) == (
         "<h1>Démarche</h1><p>Pièces : €</p>".encode()
     )
