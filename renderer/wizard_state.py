@@ -59,8 +59,26 @@ def has_appointment(proc: Procedure) -> bool:
     return proc.appointment.mode != "none"
 
 
+# (procedure id, version, shown step ids, documents asked) -> its steps; bounded.
+_SEQUENCES: dict[tuple[str, str, tuple[str, ...], bool], tuple[WizardStep, ...]] = {}
+SEQUENCES_LIMIT = 4096
+
+
 def step_sequence(proc: Procedure, shown: rules.Visibility) -> list[WizardStep]:
-    """The wizard's steps for the draft values whose visibility is ``shown``, in order."""
+    """The wizard's steps for the draft values whose visibility is ``shown``, in order.
+
+    Built once per procedure version and set of shown steps (every page asks for it).
+    """
+    key = (proc.id, proc.version, tuple(step.id for step in shown.steps), bool(shown.documents))
+    found = _SEQUENCES.get(key)
+    if found is None:
+        if len(_SEQUENCES) >= SEQUENCES_LIMIT:
+            _SEQUENCES.clear()
+        found = _SEQUENCES[key] = tuple(_build_sequence(proc, shown))
+    return list(found)
+
+
+def _build_sequence(proc: Procedure, shown: rules.Visibility) -> list[WizardStep]:
     seq = [WizardStep(INTRO, "La démarche", proc.title)]
     if has_appointment(proc):
         seq.append(WizardStep(APPOINTMENT, "Mon rendez-vous", "Mon rendez-vous"))

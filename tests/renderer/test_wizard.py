@@ -477,3 +477,23 @@ def test_a_step_posted_again_unchanged_is_not_written_again_for_a_while(example:
     clock.now = FIXED_NOW + dt.timedelta(minutes=17)
     assert journey.post(example, url, changed).status_code == 303
     assert _draft_saved_at(example, "acte-naissance") == clock.now
+
+
+def test_step_sequence_follows_the_shown_steps_and_hands_out_copies(example: Any) -> None:
+    from engine import rules
+
+    proc = example.app.state.pack.procedures["acte-naissance"]
+    every = rules.visibility(proc, {})
+    fewer = dataclasses.replace(every, steps=every.steps[1:], documents=())
+    keys = [s.key for s in ws.step_sequence(proc, every)]
+    assert keys == ["demarche", "informations"] + [f"demande-{s.id}" for s in proc.steps] + [
+        "pieces",
+        "recapitulatif",
+    ]
+    fewer_keys = [s.key for s in ws.step_sequence(proc, fewer)]
+    assert fewer_keys == ["demarche", "informations"] + [
+        f"demande-{s.id}" for s in proc.steps[1:]
+    ] + ["recapitulatif"]
+    mine = ws.step_sequence(proc, every)
+    mine.clear()  # a caller's list is its own: the next page gets the whole sequence
+    assert [s.key for s in ws.step_sequence(proc, every)] == keys
