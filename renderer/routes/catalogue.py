@@ -57,6 +57,21 @@ def window_dates(proc: Procedure) -> tuple[dt.date | None, dt.date | None]:
     return start, end
 
 
+_WINDOW_TEXTS: dict[tuple[str, str], str] = {}
+
+
+def window_text(proc: Procedure) -> str:
+    """The opening window in French ("du 1er mai au 15 juillet 2026"), or ""; written once
+    per procedure version (every wizard page checks the procedure's availability)."""
+    key = (proc.id, proc.version)
+    found = _WINDOW_TEXTS.get(key)
+    if found is None:
+        if len(_WINDOW_TEXTS) >= 4096:
+            _WINDOW_TEXTS.clear()
+        found = _WINDOW_TEXTS[key] = text.date_range_fr(*window_dates(proc))
+    return found
+
+
 def quota_claim(
     proc: Procedure, now: dt.datetime, account_id: int | None = None
 ) -> QuotaClaim | None:
@@ -74,8 +89,7 @@ async def availability(
     """Whether ``proc`` can be started now, and the French message when it cannot."""
     now: dt.datetime = request.app.state.now()
     locked = proc.access.requires_account and account_id is None
-    start, end = window_dates(proc)
-    window = text.date_range_fr(start, end)
+    window = window_text(proc)
     status = rules.window_status(proc, now)
     if status == "not_yet":
         return Availability("not_yet", locked, window, f"Cette démarche sera ouverte {window}.")
