@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from base64 import b64decode, b64encode
+from typing import Any
 
 import itsdangerous
 from itsdangerous.exc import BadSignature
@@ -48,6 +49,7 @@ class SessionMiddleware:
         self.clear_header = f"{session_cookie}=null; path=/; {EXPIRED}{flags}".encode()
         # cookie value -> (JSON payload, signing time); only verified cookies get in.
         self._verified: dict[str, tuple[bytes, float]] = {}
+        self._parsed: dict[bytes, dict[str, Any]] = {}  # flat payloads, parsed once
 
     def _read(self, value: str) -> tuple[bytes, float] | None:
         """The payload and signing time of a valid, unexpired cookie value."""
@@ -68,6 +70,22 @@ class SessionMiddleware:
             return None
         return found
 
+    def _payload(self, raw: bytes) -> dict[str, Any]:
+        """The dict of a verified payload, for ``Session(...)``, which copies it. A flat one
+        (strings only, the usual case) is parsed once; a nested one every time, since a copy
+        would share its inner values."""
+        found = self._parsed.get(raw)
+        if found is not None:
+            return found
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("session payload is not an object")
+        if all(isinstance(v, str) for v in data.values()):
+            if len(self._parsed) >= CACHE_SIZE:
+                self._parsed.pop(next(iter(self._parsed)))
+            self._parsed[raw] = data
+        return data
+
     def _cookie_value(self, scope: Scope) -> str | None:
         for name, raw in scope["headers"]:
             if name != b"cookie":
@@ -87,7 +105,7 @@ class SessionMiddleware:
         session = Session()
         if found is not None:
             try:
-                session = Session(json.loads(found[0]))  # dict(): not marked as modified
+                session = Session(self._payload(found[0]))  # dict(): not marked as modified
             except ValueError:
                 found = None
         scope["session"] = session

@@ -130,3 +130,16 @@ def test_clearing_the_session_expires_the_cookie() -> None:
     cookie = client.get("/clear").headers["set-cookie"]
     assert cookie.startswith("guichet_session=null;")
     assert "expires=Thu, 01 Jan 1970 00:00:00 GMT" in cookie
+
+
+def test_a_change_made_under_one_cookie_does_not_leak_into_its_next_use() -> None:
+    # Verified payloads are parsed once and handed out as copies: a request that writes to
+    # its session must not change what the same (old) cookie reads next time.
+    client = make_client()
+    old = signed_cookie({"sid": "x" * 40})
+    client.cookies.set("guichet_session", old)
+    assert client.get("/read").text == json.dumps({"sid": "x" * 40})
+    client.get("/write?k=a&v=1")
+    client.get("/pop?k=sid")
+    client.cookies.set("guichet_session", old)
+    assert client.get("/read").text == json.dumps({"sid": "x" * 40})
