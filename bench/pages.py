@@ -516,6 +516,12 @@ measured side by side with the bare page, three rounds, medians (the tables abov
 - **An indexed router** (`renderer.routing.IndexedRouter`): a path is matched only against
   the routes of its shape (first segment, number of segments) instead of all 18 regexes;
   the form step GET went from ~73 to ~66 us in-process.
+- **The form step GET's own work**, each measured in-process: no query-string parse on
+  pages without one (-4 us), the cached page's constant parts kept in UTF-8 so that only
+  the holes are encoded (-2.5 us), the step sequence built once per procedure version and
+  set of shown steps (-3 us), the opening window's text and a verified flat session
+  payload parsed once (-1 to -1.5 us each): ~66 -> ~55 us in the app, and the ratio went
+  from 54-57 % to 58-61 % (60 % in the table above).
 - **"Complet" badges** cost one query per catalogue page (`quota_used_many`).
 
 What limits each rate now. Through uvicorn (h11, its default here: `httptools` is not
@@ -524,20 +530,21 @@ page costs what the bare page costs (107 us a request, our security headers incl
 without a cookie, and ~12 us more with the session cookie (~190 characters; 2.6 us of it
 in the app, the rest h11 parsing the header). A cookie of one secret (the CSRF token
 derived from the session id with keyed BLAKE2b, 123 characters) was tried: no difference
-above the noise, so it was not kept. The
-form step GET is ~66 us in the app (the bare page: ~16 us; Starlette and our middleware
-around a constant page: ~10 us): the draft SELECT and its JSON (~11 us, of which ~4 us in
-SQLite), the page cache fill, visibility, step sequence and availability (~5 us each);
-no single cost is left to remove, so the ratio stays near 55 %, 5 points under the target.
-The SQLite submission is ~400 us in the app under concurrency (the acknowledgement mail
-~85 us, the stamps check and draft load ~55 us, the SQLite statements ~110 us with the
-shared COMMIT, form parsing, session and redirect) plus uvicorn's POST handling; 25 % of
-the bare page would need ~420 us in all. The PostgreSQL submission is not bound by the
-app's CPU (the uvicorn process runs at ~80 %, ~1.2 ms of CPU per submission): every
-submission takes the year's reference counter row lock (numbers without gaps, see
-"Storage") and keeps it until its COMMIT has flushed the WAL, so submissions pass that
-lock one at a time (`bench/storage_commits.py`: `submit()` 1,447/s from 1 task, 1,545/s
-from 8); a SEQUENCE would lift it at the price of gaps in the numbering.
+above the noise, so it was not kept. The form step GET is now ~55 us in the app (the bare
+page: ~16 us; Starlette and our middleware around a constant page: ~10 us): the draft
+SELECT and its JSON (~11 us, of which ~4 us in SQLite), visibility (~4 us), the page cache
+key and fill, availability and the CSRF field (~2 us each); it reaches the 60 % target by
+a point or two, within the noise of this machine. On PostgreSQL the same SELECT costs ~35
+us of client CPU (asyncpg's pool acquire, bind and execute, release) and a round trip,
+hence 42-49 %. The SQLite submission is ~400 us in the app under concurrency (the
+acknowledgement mail ~85 us, the stamps check and draft load ~55 us, the SQLite statements
+~110 us with the shared COMMIT, form parsing, session and redirect) plus uvicorn's POST
+handling; 25 % of the bare page would need ~420 us in all. The PostgreSQL submission is
+not bound by the app's CPU (the uvicorn process runs at ~80 %, ~1.2 ms of CPU per
+submission): every submission takes the year's reference counter row lock (numbers without
+gaps, see "Storage") and keeps it until its COMMIT has flushed the WAL, so submissions
+pass that lock one at a time (`bench/storage_commits.py`: `submit()` 1,447/s from 1 task,
+1,545/s from 8); a SEQUENCE would lift it at the price of gaps in the numbering.
 Delivering a mail costs ~1.5-2 ms of CPU (about 1 ms building the MIME message with the
 `email` package), more than the submission that queued it. Until this round the worker
 woke every 5 s during the figures, so a measurement window might or might not hold one of
