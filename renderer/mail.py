@@ -8,7 +8,9 @@ compiled once and then looked up without checking its file.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+import secrets
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +109,72 @@ def recap_html(sections: list[summary.Section], documents: list[summary.Row]) ->
     return Markup("".join(out))
 
 
+# The acknowledgement's frame (everything but the citizen's names, the reference, the link,
+# the appointment line and the récapitulatif) is the same for every request of a procedure
+# version: rendered once from ``templates/mail/ack.*`` with a mark wherever those go (a
+# mark may come back, as the reference does in the HTML title and body), then filled per
+# mail, which is byte for byte what the template renders (a test compares both).
+_MARK_TOKEN = secrets.token_hex(8)
+_MARK = re.compile(f"\x00{_MARK_TOKEN}:(\\w+)\x00")
+Frame = tuple[tuple[str, ...], tuple[str, ...]]  # (constant parts, hole names between them)
+_FRAMES: dict[tuple[Any, ...], Frame] = {}
+FRAMES_LIMIT = 512
+
+
+def _frame(key: tuple[Any, ...], render: Any, names: Iterable[str]) -> Frame:
+    """(constant parts, hole names between them) of the page ``render(marks)`` gives."""
+    found = _FRAMES.get(key)
+    if found is None:
+        marks = {name: Markup(f"\x00{_MARK_TOKEN}:{name}\x00") for name in names}
+        pieces = _MARK.split(render(marks))
+        if len(_FRAMES) >= FRAMES_LIMIT:
+            _FRAMES.clear()
+        found = _FRAMES[key] = (tuple(pieces[0::2]), tuple(pieces[1::2]))
+    return found
+
+
+def _fill(frame: Frame, holes: Mapping[str, str]) -> str:
+    parts, names = frame
+    out = [parts[0]]
+    for name, part in zip(names, parts[1:], strict=True):
+        out.append(holes[name])
+        out.append(part)
+    return "".join(out)
+
+
+def _ack_parts(
+    portal: Portal, proc: Procedure, holes: dict[str, str], text_recap: str, html_recap: Markup
+) -> tuple[str, str]:
+    """The text and HTML of an acknowledgement, from the frames of its procedure version."""
+    has_line = bool(holes["appointment_line"])
+
+    def render(kind: str) -> Any:
+        def with_marks(marks: dict[str, Markup]) -> str:
+            context = {
+                "portal": portal,
+                "proc": proc,
+                "your_request": your_request(proc.title),
+                "reference": marks["reference"],
+                "applicant": {"prenom": marks["prenom"], "nom": marks["nom"]},
+                "recap_text": marks["recap"],
+                "recap_html": marks["recap"],
+                "appointment_line": marks["appointment_line"] if has_line else "",
+                "link": marks["link"],
+            }
+            return _env.get_template(f"mail/ack.{kind}").render(context)
+
+        return with_marks
+
+    names = (*holes, "recap")
+    key = (id(portal), proc.id, proc.version, has_line)
+    text_holes = {**holes, "recap": text_recap}
+    html_holes = {name: str(escape(value)) for name, value in holes.items()}
+    html_holes["recap"] = str(html_recap)
+    text = _fill(_frame((*key, "txt"), render("txt"), names), text_holes)
+    html = _fill(_frame((*key, "html"), render("html"), names), html_holes)
+    return text, html
+
+
 def compose_ack(
     *,
     portal: Portal,
@@ -126,18 +194,16 @@ def compose_ack(
     """
     sections = summary.sections(shown)
     rows = summary.document_rows(proc, documents)
-    context = {
-        "portal": portal,
-        "proc": proc,
-        "your_request": your_request(proc.title),
+    line = summary.appointment_line(appointment)
+    holes = {
+        "prenom": str(applicant.get("prenom", "")),
+        "nom": str(applicant.get("nom", "")),
         "reference": reference,
-        "applicant": applicant,
-        "recap_text": recap_text(sections, rows),
-        "recap_html": recap_html(sections, rows),
-        "appointment_line": summary.appointment_line(appointment),
         "link": tracking_url(base_url, token),
+        "appointment_line": line,
     }
-    text, html = _render("ack", context)
+    text_recap, html_recap = recap_text(sections, rows), recap_html(sections, rows)
+    text, html = _ack_parts(portal, proc, holes, text_recap, html_recap)
     return Mail(
         to=str(applicant.get("courriel", "")),
         subject=f"Accusé de réception de votre demande {reference}",

@@ -277,3 +277,54 @@ def test_the_acknowledgement_lists_every_answer_escaped_in_html() -> None:
         "<ul><li>RIB : a.pdf, b&amp;c.pdf</li></ul>\n"
         '<p style="color: #555;">Mairie de Test'
     ) in composed.html
+
+
+@pytest.mark.parametrize(
+    ("applicant", "appointment"),
+    [
+        ({"prenom": "Marie", "nom": "Dupont"}, None),
+        ({"prenom": '<b>Zoé</b> & "Léa"', "nom": "O'Brien"}, None),
+        ({"nom": "Sans-Prénom"}, {"agenda": "accueil", "slot": None}),
+        ({"prenom": "Ana", "nom": "Lopez"}, {"agenda": "accueil", "slot": None, "wanted": True}),
+    ],
+)
+def test_the_acknowledgement_frame_is_the_template_byte_for_byte(
+    applicant: dict[str, str], appointment: dict[str, Any] | None
+) -> None:
+    # compose_ack fills a frame rendered once per procedure version; it must give exactly
+    # what rendering templates/mail/ack.* with the same context gives, escaping included.
+    pack = load_pack([EXAMPLE_PACK])
+    proc = pack.procedures["acte-naissance"]
+    values = {"qualite": "Parent", "nom": "<Dupont>", "prenom": "Léa & Tom"}
+    shown = rules.visibility(proc, values)
+    documents = [{"type": "piece-identite", "files": [{"filename": "cni<1>.pdf"}]}]
+    reference, token, base = "DEM-2026-000042", "a-b_c", "https://mairie.example/?x=1&y=2"
+    for _ in range(2):  # the first call renders the frame, the second fills the cached one
+        composed = mail.compose_ack(
+            portal=pack.portal,
+            proc=proc,
+            applicant={**applicant, "courriel": "m@example.org"},
+            shown=shown,
+            documents=documents,
+            appointment=appointment,
+            reference=reference,
+            token=token,
+            base_url=base,
+        )
+        sections = mail.summary.sections(shown)
+        rows = mail.summary.document_rows(proc, documents)
+        expected = mail._render(
+            "ack",
+            {
+                "portal": pack.portal,
+                "proc": proc,
+                "your_request": mail.your_request(proc.title),
+                "reference": reference,
+                "applicant": applicant,
+                "recap_text": mail.recap_text(sections, rows),
+                "recap_html": mail.recap_html(sections, rows),
+                "appointment_line": mail.summary.appointment_line(appointment),
+                "link": mail.tracking_url(base, token),
+            },
+        )
+        assert (composed.text, composed.html) == expected
