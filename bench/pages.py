@@ -521,7 +521,10 @@ measured side by side with the bare page, three rounds, medians (the tables abov
   the holes are encoded (-2.5 us), the step sequence built once per procedure version and
   set of shown steps (-3 us), the opening window's text and a verified flat session
   payload parsed once (-1 to -1.5 us each): ~66 -> ~55 us in the app, and the ratio went
-  from 54-57 % to 58-61 % (60 % in the table above).
+  from 54-57 % to 58-63 % over the runs that followed.
+- **The acknowledgement's frame** is rendered once per procedure version and filled per
+  mail (a test compares it with the template's render, byte for byte): in-process
+  submission under 8 clients ~397 -> ~354 us.
 - **"Complet" badges** cost one query per catalogue page (`quota_used_many`).
 
 What limits each rate now. Through uvicorn (h11, its default here: `httptools` is not
@@ -536,26 +539,30 @@ SELECT and its JSON (~11 us, of which ~4 us in SQLite), visibility (~4 us), the 
 key and fill, availability and the CSRF field (~2 us each); it reaches the 60 % target by
 a point or two, within the noise of this machine. On PostgreSQL the same SELECT costs ~35
 us of client CPU (asyncpg's pool acquire, bind and execute, release) and a round trip,
-hence 42-49 %. The SQLite submission is ~400 us in the app under concurrency (the
-acknowledgement mail ~85 us, the stamps check and draft load ~55 us, the SQLite statements
-~110 us with the shared COMMIT, form parsing, session and redirect) plus uvicorn's POST
-handling; 25 % of the bare page would need ~420 us in all. The PostgreSQL submission is
-not bound by the app's CPU (the uvicorn process runs at ~80 %, ~1.2 ms of CPU per
-submission): every submission takes the year's reference counter row lock (numbers without
-gaps, see "Storage") and keeps it until its COMMIT has flushed the WAL, so submissions
-pass that lock one at a time (`bench/storage_commits.py`: `submit()` 1,447/s from 1 task,
-1,545/s from 8); a SEQUENCE would lift it at the price of gaps in the numbering.
-Delivering a mail costs ~1.5-2 ms of CPU (about 1 ms building the MIME message with the
-`email` package), more than the submission that queued it. Until this round the worker
-woke every 5 s during the figures, so a measurement window might or might not hold one of
-its rounds: the portal now runs with `GUICHET_OUTBOX_INTERVAL_SECONDS` at a day, and the
-deliveries are measured afterwards, on their own line under each table.
+hence 42-49 %. The SQLite submission is ~354 us in the app under concurrency (the
+acknowledgement ~45 us now, most of it the récapitulatif's rows, the stamps check and
+draft load ~55 us, the SQLite statements ~110 us with the shared COMMIT, form parsing,
+session and redirect) plus uvicorn's POST handling: through uvicorn a trivial POST with
+the CSRF check answering 303 costs 136 us, and 166 us when it also writes the session (the
+confirmation's flash: a re-signed cookie, ~250 characters of Set-Cookie for h11). 25 % of
+the bare page would need ~440 us in all, i.e. ~270 us for the submission's own work where
+it takes ~375. The PostgreSQL submission is not bound by the app's CPU (the uvicorn
+process runs at ~80 %, ~1.2 ms of CPU per submission): every submission takes the year's
+reference counter row lock (numbers without gaps, see "Storage") and keeps it until its
+COMMIT has flushed the WAL, so submissions pass that lock one at a time
+(`bench/storage_commits.py`: `submit()` 1,447/s from 1 task, 1,545/s from 8); a SEQUENCE
+would lift it at the price of gaps in the numbering. Delivering a mail costs ~1.5-2 ms of
+CPU (about 1 ms building the MIME message with the `email` package), more than the
+submission that queued it. Until this round the worker woke every 5 s during the figures,
+so a measurement window might or might not hold one of its rounds: the portal now runs
+with `GUICHET_OUTBOX_INTERVAL_SECONDS` at a day, and the deliveries are measured
+afterwards, on their own line under each table.
 
-Where the next microseconds are, measured but not done: the acknowledgement's frame
-rendered once per procedure version with holes for the reference, names, link and
-récapitulatif, as the form pages are (~30 of its ~85 us); on PostgreSQL, `databases`'
-transaction start and commit (~0.2 ms of CPU per submission in a profile of the server)
-and the reference counter's lock. None of them closes the gap to 60 % and 25 % alone.
+Where the next microseconds are, measured but not done: the confirmation's flash kept
+server-side instead of in the cookie (~30 us of a submission through uvicorn); on
+PostgreSQL, `databases`' transaction start and commit (~0.2 ms of CPU per submission in a
+profile of the server) and the reference counter's lock. None of them closes the gap to 25
+% alone.
 
 With `httptools` and `uvloop` installed (uvicorn's "standard" extras; measured at the
 start of this round, before its changes; not shipped), every page gets faster (form step
