@@ -8,9 +8,7 @@ compiled once and then looked up without checking its file.
 
 from __future__ import annotations
 
-import re
-import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from markupsafe import Markup, escape
 from engine import rules
 from engine.model import Portal, Procedure, State
 from renderer import summary
+from renderer.templating import PageCache
 from storage.outbox import Mail
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -111,35 +110,10 @@ def recap_html(sections: list[summary.Section], documents: list[summary.Row]) ->
 
 # The acknowledgement's frame (everything but the citizen's names, the reference, the link,
 # the appointment line and the récapitulatif) is the same for every request of a procedure
-# version: rendered once from ``templates/mail/ack.*`` with a mark wherever those go (a
-# mark may come back, as the reference does in the HTML title and body), then filled per
-# mail, which is byte for byte what the template renders (a test compares both).
-_MARK_TOKEN = secrets.token_hex(8)
-_MARK = re.compile(f"\x00{_MARK_TOKEN}:(\\w+)\x00")
-Frame = tuple[tuple[str, ...], tuple[str, ...]]  # (constant parts, hole names between them)
-_FRAMES: dict[tuple[Any, ...], Frame] = {}
-FRAMES_LIMIT = 512
-
-
-def _frame(key: tuple[Any, ...], render: Any, names: Iterable[str]) -> Frame:
-    """(constant parts, hole names between them) of the page ``render(marks)`` gives."""
-    found = _FRAMES.get(key)
-    if found is None:
-        marks = {name: Markup(f"\x00{_MARK_TOKEN}:{name}\x00") for name in names}
-        pieces = _MARK.split(render(marks))
-        if len(_FRAMES) >= FRAMES_LIMIT:
-            _FRAMES.clear()
-        found = _FRAMES[key] = (tuple(pieces[0::2]), tuple(pieces[1::2]))
-    return found
-
-
-def _fill(frame: Frame, holes: Mapping[str, str]) -> str:
-    parts, names = frame
-    out = [parts[0]]
-    for name, part in zip(names, parts[1:], strict=True):
-        out.append(holes[name])
-        out.append(part)
-    return "".join(out)
+# version: rendered once from ``templates/mail/ack.*`` with a mark wherever those go (the
+# reference and the link come twice in the HTML), then filled per mail, which is byte for
+# byte what the template renders (a test compares both).
+_ACK_FRAMES = PageCache(limit=512, repeats=True)
 
 
 def _ack_parts(
@@ -148,30 +122,34 @@ def _ack_parts(
     """The text and HTML of an acknowledgement, from the frames of its procedure version."""
     has_line = bool(holes["appointment_line"])
 
-    def render(kind: str) -> Any:
-        def with_marks(marks: dict[str, Markup]) -> str:
-            context = {
-                "portal": portal,
-                "proc": proc,
-                "your_request": your_request(proc.title),
-                "reference": marks["reference"],
-                "applicant": {"prenom": marks["prenom"], "nom": marks["nom"]},
-                "recap_text": marks["recap"],
-                "recap_html": marks["recap"],
-                "appointment_line": marks["appointment_line"] if has_line else "",
-                "link": marks["link"],
-            }
-            return _env.get_template(f"mail/ack.{kind}").render(context)
+    def context(values: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "portal": portal,
+            "proc": proc,
+            "your_request": your_request(proc.title),
+            "reference": values["reference"],
+            "applicant": {"prenom": values["prenom"], "nom": values["nom"]},
+            "recap_text": values["recap"],
+            "recap_html": values["recap"],
+            "appointment_line": values["appointment_line"] if has_line else "",
+            "link": values["link"],
+        }
 
-        return with_marks
+    def build(kind: str) -> Any:
+        return lambda marks: _env.get_template(f"mail/ack.{kind}").render(context(marks))
 
-    names = (*holes, "recap")
-    key = (id(portal), proc.id, proc.version, has_line)
     text_holes = {**holes, "recap": text_recap}
     html_holes = {name: str(escape(value)) for name, value in holes.items()}
     html_holes["recap"] = str(html_recap)
-    text = _fill(_frame((*key, "txt"), render("txt"), names), text_holes)
-    html = _fill(_frame((*key, "html"), render("html"), names), html_holes)
+    if not has_line:  # the templates leave the line out: no mark for it
+        del text_holes["appointment_line"], html_holes["appointment_line"]
+    key = (id(portal), proc.id, proc.version, has_line)
+    text = _ACK_FRAMES.fill((*key, "txt"), build("txt"), text_holes)
+    html = _ACK_FRAMES.fill((*key, "html"), build("html"), html_holes)
+    if text is None or html is None:  # a hole the templates do not show: render them whole
+        values = {**holes, "recap": ""}
+        whole = context(values) | {"recap_text": text_recap, "recap_html": html_recap}
+        return _render("ack", whole)
     return text, html
 
 

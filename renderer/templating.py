@@ -12,6 +12,7 @@ stylesheet links are rendered once per app (``Chrome``) and breadcrumbs once per
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -185,17 +186,22 @@ class PageCache:
     """Pages rendered once per key with holes for the per-request parts.
 
     ``fill(key, build, holes)``: on a miss, ``build(marks)`` renders the page with one unique
-    marker per hole (``marks[name]``); the page is split at the markers and kept. Every call
-    then joins the constant parts with ``holes`` (already safe HTML), in the markers' order.
-    Bounded: cleared when it holds ``limit`` pages. One cache per app (pages embed its
-    portal), stored on ``app.state``.
+    marker per hole (``marks[name]``, hole names are word characters); the page is split at
+    the markers and kept. Every call then joins the constant parts with ``holes`` (already
+    safe for where they go), in the markers' order. A page missing a marker is not cached
+    (``fill`` gives None); nor is one repeating a marker, unless ``repeats`` (the
+    acknowledgement email shows its reference twice). Bounded: cleared when it holds
+    ``limit`` pages. The wizard's cache is one per app (pages embed its portal), stored on
+    ``app.state``.
     """
 
-    def __init__(self, limit: int = 2000) -> None:
+    def __init__(self, limit: int = 2000, *, repeats: bool = False) -> None:
         self.limit = limit
+        self.repeats = repeats
         # key -> (constant parts, hole names in order, the parts encoded in UTF-8)
         self._pages: dict[Any, tuple[tuple[str, ...], tuple[str, ...], tuple[bytes, ...]]] = {}
         self._token = secrets.token_hex(8)
+        self._mark = re.compile(f"\x00{self._token}:(\\w+)\x00")
 
     def _split(
         self, key: Any, build: Any, holes: dict[str, str]
@@ -203,21 +209,14 @@ class PageCache:
         found = self._pages.get(key)
         if found is None:
             marks = {name: Markup(f"\x00{self._token}:{name}\x00") for name in holes}
-            html: str = build(marks)
-            order: list[str] = []
-            parts: list[str] = []
-            rest = html
-            for name, mark in sorted(marks.items(), key=lambda m: html.find(m[1])):
-                before, sep, rest = rest.partition(mark)
-                if not sep or mark in rest:
-                    return None
-                parts.append(before)
-                order.append(name)
-            parts.append(rest)
+            pieces = self._mark.split(build(marks))
+            parts, order = tuple(pieces[0::2]), tuple(pieces[1::2])
+            if set(order) != set(holes) or (not self.repeats and len(order) != len(holes)):
+                return None
             if len(self._pages) >= self.limit:
                 self._pages.clear()
             encoded = tuple(part.encode() for part in parts)
-            found = self._pages[key] = (tuple(parts), tuple(order), encoded)
+            found = self._pages[key] = (parts, order, encoded)
         return found
 
     def fill(self, key: Any, build: Any, holes: dict[str, str]) -> str | None:

@@ -47,6 +47,14 @@ def test_bytes_are_the_page_in_utf8() -> None:
     assert cache.fill_bytes("none", lambda marks: "<p>no hole</p>", holes) is None
 
 
+def test_with_repeats_a_mark_may_come_back() -> None:
+    cache = PageCache(repeats=True)
+    twice = lambda marks: f"<title>{marks['r']}</title><p>{marks['r']}</p>"  # noqa: E731
+    assert cache.fill("k", twice, {"r": "R1"}) == "<title>R1</title><p>R1</p>"
+    assert cache.fill("k", lambda marks: "unused", {"r": "R2"}) == "<title>R2</title><p>R2</p>"
+    assert cache.fill("none", lambda marks: "<p>no hole</p>", {"r": "R1"}) is None
+
+
 def test_a_page_missing_or_repeating_a_mark_is_not_cached() -> None:
     cache = PageCache()
     assert cache.fill("k", lambda marks: "<p>no hole</p>", {"a": "1"}) is None

@@ -328,3 +328,26 @@ def test_the_acknowledgement_frame_is_the_template_byte_for_byte(
             },
         )
         assert (composed.text, composed.html) == expected
+
+
+def test_the_acknowledgement_is_rendered_whole_when_a_frame_cannot_be_cut(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pack = load_pack([EXAMPLE_PACK])
+    proc = pack.procedures["acte-naissance"]
+    shown = rules.visibility(proc, {"qualite": "Parent"})
+    kwargs: dict[str, Any] = {
+        "portal": pack.portal,
+        "proc": proc,
+        "applicant": {"prenom": "<Zoé>", "nom": "Dupont", "courriel": "z@example.org"},
+        "shown": shown,
+        "documents": [],
+        "appointment": None,
+        "reference": "DEM-2026-000007",
+        "token": "t",
+        "base_url": "https://mairie.example",
+    }
+    framed = mail.compose_ack(**kwargs)
+    monkeypatch.setattr(mail._ACK_FRAMES, "fill", lambda *args: None)
+    whole = mail.compose_ack(**kwargs)
+    assert (whole.text, whole.html) == (framed.text, framed.html)
