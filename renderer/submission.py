@@ -32,12 +32,22 @@ def today_in_paris(now: dt.datetime) -> dt.date:
     return now.astimezone(PARIS).date()
 
 
-def quota_claim(proc: Procedure, now: dt.datetime) -> store.QuotaClaim | None:
-    """The counter a submission takes a place in (anonymous requests: the portal scope)."""
+PORTAL_SCOPE = "portal"
+
+
+def quota_claim(
+    proc: Procedure, now: dt.datetime, account_id: int | None = None
+) -> store.QuotaClaim | None:
+    """The quota counter a submission of ``proc`` at ``now`` counts against (None: no quota).
+
+    A ``portal`` quota is one counter for everyone; an ``account`` one, a counter per account
+    (such a procedure requires an account, so anonymous requests never reach it).
+    """
     if proc.quota is None:
         return None
-    key = rules.quota_period_key(proc.quota.per, now)
-    return store.QuotaClaim(period_key=key, scope_key="portal", max=proc.quota.max)
+    scope = PORTAL_SCOPE if proc.quota.scope == "portal" else f"account:{account_id}"
+    period = rules.quota_period_key(proc.quota.per, now)
+    return store.QuotaClaim(period_key=period, scope_key=scope, max=proc.quota.max)
 
 
 def invalid_step(

@@ -20,11 +20,11 @@ from engine.model import Pack, Procedure, Theme
 from renderer import text
 from renderer.errors import NotFound
 from renderer.routes.news import latest_news
+from renderer.submission import PORTAL_SCOPE, quota_claim
 from renderer.templating import render
-from storage.requests import QuotaClaim, quota_used, quota_used_many
+from storage.requests import quota_used, quota_used_many
 
 Status = Literal["open", "locked", "not_yet", "closed", "full"]
-PORTAL_SCOPE = "portal"
 LOGO_TYPES = {
     ".svg": "image/svg+xml",
     ".png": "image/png",
@@ -70,17 +70,6 @@ def window_text(proc: Procedure) -> str:
             _WINDOW_TEXTS.clear()
         found = _WINDOW_TEXTS[key] = text.date_range_fr(*window_dates(proc))
     return found
-
-
-def quota_claim(
-    proc: Procedure, now: dt.datetime, account_id: int | None = None
-) -> QuotaClaim | None:
-    """The quota counter a submission of ``proc`` at ``now`` counts against (None: no quota)."""
-    if proc.quota is None:
-        return None
-    scope = PORTAL_SCOPE if proc.quota.scope == "portal" else f"account:{account_id}"
-    period = rules.quota_period_key(proc.quota.per, now)
-    return QuotaClaim(period_key=period, scope_key=scope, max=proc.quota.max)
 
 
 async def availability(
@@ -188,9 +177,8 @@ async def badges(request: Request, procedures: list[Procedure]) -> dict[str, Bad
     for proc in procedures:
         if rules.window_status(proc, now) != "open":
             found[proc.id] = CLOSED
-        elif proc.quota is not None and proc.quota.scope == PORTAL_SCOPE:
-            key = rules.quota_period_key(proc.quota.per, now)
-            counters[proc.id] = (key, proc.quota.max)
+        elif (claim := quota_claim(proc, now)) and claim.scope_key == PORTAL_SCOPE:
+            counters[proc.id] = (claim.period_key, claim.max)
     if counters:
         wanted = [(pid, key) for pid, (key, _) in counters.items()]
         used = await quota_used_many(request.app.state.db, wanted, PORTAL_SCOPE)
