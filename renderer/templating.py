@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from markupsafe import Markup, escape
@@ -24,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from renderer import security, text
+
+T = TypeVar("T", str, bytes)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -222,26 +225,24 @@ class PageCache:
     def fill(self, key: Any, build: Any, holes: dict[str, str]) -> str | None:
         """The page for ``key`` with ``holes`` filled; None when the markers were not found once."""
         found = self._split(key, build, holes)
-        if found is None:
-            return None
-        parts, order, _ = found
-        out = [parts[0]]
-        for name, part in zip(order, parts[1:], strict=True):
-            out.append(holes[name])
-            out.append(part)
-        return "".join(out)
+        return None if found is None else "".join(_interleave(found[0], found[1], holes))
 
     def fill_bytes(self, key: Any, build: Any, holes: dict[str, str]) -> bytes | None:
         """``fill`` as UTF-8: only the holes are encoded per call, not the whole page."""
         found = self._split(key, build, holes)
         if found is None:
             return None
-        _, order, encoded = found
-        out = [encoded[0]]
-        for name, part in zip(order, encoded[1:], strict=True):
-            out.append(holes[name].encode())
-            out.append(part)
-        return b"".join(out)
+        encoded = {name: value.encode() for name, value in holes.items()}
+        return b"".join(_interleave(found[2], found[1], encoded))
+
+
+def _interleave(parts: Sequence[T], order: Sequence[str], holes: Mapping[str, T]) -> list[T]:
+    """``parts[0], holes[order[0]], parts[1], ...``: a page's constant parts and its holes."""
+    out = [parts[0]]
+    for name, part in zip(order, parts[1:], strict=True):
+        out.append(holes[name])
+        out.append(part)
+    return out
 
 
 def page_cache(state: Any) -> PageCache:
