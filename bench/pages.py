@@ -1,6 +1,7 @@
 """Benchmark: serving pages, as a ratio to a bare Jinja2 page of the same size.
 
 Usage: python bench/pages.py [--requests N] [--concurrency C] [--rounds R] [--no-write]
+                             [--database sqlite|postgresql]
 
 For each database (a temporary SQLite file; PostgreSQL too when GUICHET_TEST_PG_URL or
 postgresql://postgres@127.0.0.1:5432/test is reachable) the script starts, in the same run:
@@ -645,6 +646,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        help="measure one database only (implies --no-write)",
+    )
     parser.add_argument("--bare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -659,9 +665,11 @@ def main() -> int:
             access_log=False,
         )
         return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        results = [bench_database("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args)]
-    pg = pg_database()
+    results = []
+    if args.database in (None, "sqlite"):
+        with tempfile.TemporaryDirectory() as tmp:
+            results.append(bench_database("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args))
+    pg = pg_database() if args.database in (None, "postgresql") else None
     if pg is not None:
         try:
             results.append(bench_database("PostgreSQL", pg, args))
@@ -669,7 +677,7 @@ def main() -> int:
             drop_pg_database(pg)
     text = report(results, args)
     print(text)
-    if not args.no_write:
+    if not args.no_write and args.database is None:
         write_section(text)
     return 0
 

@@ -20,7 +20,6 @@ from engine import rules
 from engine.model import Procedure
 from renderer import forms, mail, stamps
 from renderer import wizard_state as ws
-from storage import drafts
 from storage import requests as store
 from storage.outbox import Mail
 
@@ -147,15 +146,12 @@ async def submit(
         pieces=kept,
         appointment=appointment,
         quota=quota_claim(proc, now),
+        draft_session=sid,
     )
     email = str(applicant.get("courriel", ""))
-    db = state.db
     try:
-        # One commit: the draft goes with the request it became, and a refused or failed
-        # submission keeps it (``store.submit``'s own transaction is a savepoint in this one).
-        async with db.transaction():
-            await drafts.delete_draft(db, sid, proc.id)
-            done = await store.submit(db, new, now, compose)
+        # The draft goes with the request it became; a refused or failed submission keeps it.
+        done = await store.submit(state.db, new, now, compose)
     except store.QuotaReached:
         return Outcome(None, email)
     return Outcome(done.reference, email)

@@ -1,154 +1,187 @@
-"""The submission on PostgreSQL: two statements instead of one per row.
+"""The submission on PostgreSQL: ONE statement, in one round trip, with no explicit transaction.
 
 `storage.requests.submit` writes a quota claim, a reference, the request, its first event,
-its pieces and their files, the definition snapshot (if new) and the acknowledgement mail.
-One statement per row made it twelve round trips with BEGIN and COMMIT, and the year's
-reference counter row stayed locked from its claim to the COMMIT, so every submission of
-the year waited behind the one holding it for about eight round trips.
+its pieces and their files, the definition snapshot (if new), the acknowledgement mail, and
+deletes the draft the request came from. With a statement per row that was a dozen round
+trips between BEGIN and COMMIT, and the year's reference counter row, locked from its claim
+to the COMMIT, made every other submission of the year wait for all of them.
 
-Here, inside the caller's transaction:
+Here it is a single statement, a chain of data-modifying CTEs, sent outside any transaction
+(or inside the caller's, if there is one); a single statement is atomic on its own, so the
+round trips of BEGIN and COMMIT go too. PostgreSQL runs every CTE exactly once, whether or
+not the final SELECT reads it, and checks foreign keys at the end of the statement.
 
-1. `claim` takes the quota place and the reference number in ONE statement: the reference
-   upsert selects from the quota upsert (a data-modifying CTE), so when the quota is full
-   no row comes back and no number is taken. Row locks and the ``WHERE count < max`` on
-   the latest row version keep the quota exact under concurrency, as before.
-2. `store` inserts everything else in ONE statement, a chain of data-modifying CTEs
-   (PostgreSQL runs each of them exactly once, whether or not the final SELECT reads it;
-   foreign keys are checked at the end of the statement, when the rows exist). Its SQL
-   depends on the shape of the submission (pieces and files per piece, mail or not,
-   snapshot or not): each shape is written once and cached, so asyncpg prepares it once
-   per connection.
+- ``quota`` takes the quota place (when the procedure has a quota): row locks and the
+  ``WHERE count < max`` on the latest row version keep it exact under concurrency;
+- ``number`` takes the year's next reference number, selecting from ``quota``: when the
+  quota is full no row comes out of ``quota``, so no number is taken, and every later CTE
+  selects from ``number`` (directly or through ``request``) and writes nothing either. The
+  statement then returns no row, which is how the caller learns that the quota is full;
+- ``request`` gets its reference formatted in SQL, as `storage.requests.format_reference`
+  does in Python (a test compares them on both sides of the 6-digit boundary);
+- the acknowledgement is composed before the reference is known, with `REFERENCE_MARK` in its
+  place, and ``mail`` replaces the mark by the reference. The mark is random per process,
+  so nothing a citizen types can contain it.
 
-A submission is then four round trips (BEGIN, claim, store, COMMIT) and the reference
-counter is locked for two of them. References stay strictly increasing per year with no
-gaps: a sequence would avoid the lock altogether, but it leaves a gap after every rolled
-back submission (a refused quota, a failed insert), which a town hall would have to explain.
+The reference counter row stays locked from ``number`` to the end of the statement's
+commit, the shortest it can be while references stay strictly increasing per year with no
+gaps. A sequence would avoid the lock, but it leaves a gap after every rolled-back
+submission (a refused quota, a failed insert), which a town hall would have to explain.
+
+The SQL depends on the shape of the submission (quota or not, snapshot or not, pieces and
+files per piece, mail or not, draft or not): each shape is written once and cached, so
+asyncpg prepares it once per connection.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from storage.db import Database, RawStatement
 from storage.outbox import Mail, enqueue_values
 
-_QUOTA_THEN_REFERENCE = RawStatement(
-    "postgresql",
-    """WITH quota AS (
-    INSERT INTO quota_counters (procedure_id, period_key, scope_key, count)
-    VALUES ($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, 1)
-    ON CONFLICT (procedure_id, period_key, scope_key)
-    DO UPDATE SET count = quota_counters.count + 1 WHERE quota_counters.count < $4::INTEGER
-    RETURNING count
-)
-INSERT INTO reference_counters (year, last) SELECT $5::INTEGER, 1 FROM quota
-ON CONFLICT (year) DO UPDATE SET last = reference_counters.last + 1
-RETURNING reference_counters.last""",
-    ("procedure_id", "period_key", "scope_key", "max", "year"),
-)
+# Stands for the reference in the acknowledgement until the statement knows it.
+REFERENCE_MARK = f"@@reference-{secrets.token_hex(16)}@@"
 
 
-async def claim_quota_and_reference(db: Database, values: dict[str, Any]) -> int | None:
-    """The year's next reference number, or None (nothing taken) when the quota is full.
-
-    ``values``: procedure_id, period_key, scope_key, max, year.
-    """
-    number = await db.fetch_val(_QUOTA_THEN_REFERENCE, values)
-    return None if number is None else int(number)
+@dataclass(frozen=True)
+class Shape:
+    quota: bool
+    definition: bool
+    files: tuple[int, ...]  # files per piece
+    mail: bool
+    draft: bool
 
 
 class _Sql:
-    """Collects the parameters of a statement being written: ``p(name, cast)`` -> ``$n``."""
+    """Collects the parameters of a statement being written: ``p(name, cast)`` -> ``$n``
+    (the same ``$n`` each time a name comes back)."""
 
     def __init__(self) -> None:
         self.names: list[str] = []
 
     def p(self, name: str, cast: str = "VARCHAR") -> str:
-        self.names.append(name)
-        return f"${len(self.names)}::{cast}"
+        if name not in self.names:
+            self.names.append(name)
+        return f"${self.names.index(name) + 1}::{cast}"
 
 
 _TS = "TIMESTAMP WITH TIME ZONE"
-_SHAPES: dict[tuple[bool, tuple[int, ...], bool], RawStatement] = {}
+_STATEMENTS: dict[Shape, RawStatement] = {}
 
 
-def _statement(definition: bool, files: tuple[int, ...], mail: bool) -> RawStatement:
-    shape = (definition, files, mail)
-    found = _SHAPES.get(shape)
+def statement(shape: Shape) -> RawStatement:
+    """The submission statement of this shape (written once, then cached)."""
+    found = _STATEMENTS.get(shape)
     if found is not None:
         return found
     q = _Sql()
+    now = q.p("now", _TS)
     ctes = []
-    if definition:
+    if shape.quota:
+        ctes.append(
+            "quota AS (INSERT INTO quota_counters (procedure_id, period_key, scope_key, count)"
+            f" VALUES ({q.p('procedure_id')}, {q.p('period_key')}, {q.p('scope_key')}, 1)"
+            " ON CONFLICT (procedure_id, period_key, scope_key) DO UPDATE"
+            " SET count = quota_counters.count + 1"
+            f" WHERE quota_counters.count < {q.p('max', 'INTEGER')} RETURNING count)"
+        )
+    ctes.append(
+        f"number AS (INSERT INTO reference_counters (year, last) SELECT {q.p('year', 'INTEGER')},"
+        f" 1{' FROM quota' if shape.quota else ''} ON CONFLICT (year) DO UPDATE"
+        " SET last = reference_counters.last + 1 RETURNING last)"
+    )
+    ctes.append(
+        f"ref AS (SELECT {q.p('prefix')} || CASE WHEN last < 1000000"
+        " THEN lpad(last::text, 6, '0') ELSE last::text END AS reference FROM number)"
+    )
+    if shape.definition:
         ctes.append(
             "definition AS (INSERT INTO definition_versions (procedure_id, version, snapshot,"
-            f" first_used_at) VALUES ({q.p('procedure_id')}, {q.p('version')},"
-            f" {q.p('snapshot')}, {q.p('now', _TS)}) ON CONFLICT (procedure_id, version)"
-            " DO NOTHING)"
+            f" first_used_at) SELECT {q.p('procedure_id')}, {q.p('version')},"
+            f" {q.p('snapshot')}, {now} FROM ref"
+            " ON CONFLICT (procedure_id, version) DO NOTHING)"
         )
     ctes.append(
         "request AS (INSERT INTO requests (reference, procedure_id, version, state, applicant,"
-        " data, appointment, account_id, token_hash, created_at, updated_at) VALUES ("
-        f"{q.p('reference')}, {q.p('procedure_id')}, {q.p('version')}, {q.p('state')},"
+        " data, appointment, account_id, token_hash, created_at, updated_at)"
+        f" SELECT reference, {q.p('procedure_id')}, {q.p('version')}, {q.p('state')},"
         f" {q.p('applicant')}, {q.p('data')}, {q.p('appointment')},"
-        f" {q.p('account_id', 'INTEGER')}, {q.p('token_hash')}, {q.p('now', _TS)},"
-        f" {q.p('now', _TS)}) RETURNING id)"
+        f" {q.p('account_id', 'INTEGER')}, {q.p('token_hash')}, {now}, {now} FROM ref"
+        " RETURNING id, reference)"
     )
     ctes.append(
         "event AS (INSERT INTO request_events (request_id, at, kind, actor_kind, actor_id, data)"
-        f" VALUES ((SELECT id FROM request), {q.p('now', _TS)}, 'submitted', 'citizen', NULL,"
-        " '{}'))"
+        f" SELECT id, {now}, 'submitted', 'citizen', NULL, '{{}}' FROM request)"
     )
-    if files:
-        # One INSERT for all pieces: its rows take their serial ids in VALUES order, so the
-        # i-th piece is the i-th smallest id. (Separate CTEs run in no guaranteed order.)
+    if shape.files:
+        # The pieces take their serial ids in the order the SELECT produces them (ORDER BY),
+        # so the n-th piece has the n-th smallest id; its files join on that rank.
         rows = ", ".join(
-            f"((SELECT id FROM request), NULL, {q.p(f'p{i}_type')}, {q.p(f'p{i}_label')},"
-            f" {q.p('now', _TS)})"
-            for i in range(len(files))
+            f"({i}, {q.p(f'p{i}_type')}, {q.p(f'p{i}_label')})" for i in range(len(shape.files))
         )
         ctes.append(
             "piece AS (INSERT INTO pieces (request_id, account_id, document_type, label,"
-            f" created_at) VALUES {rows} RETURNING id)"
+            f" created_at) SELECT request.id, NULL, v.type, v.label, {now}"
+            f" FROM request, (VALUES {rows}) AS v(n, type, label) ORDER BY v.n RETURNING id)"
         )
-    rows = ", ".join(
-        f"((SELECT id FROM piece ORDER BY id OFFSET {i} LIMIT 1), {j + 1},"
-        f" {q.p(f'p{i}f{j}_sha256')}, {q.p(f'p{i}f{j}_filename')},"
-        f" {q.p(f'p{i}f{j}_content_type')}, {q.p(f'p{i}f{j}_size', 'INTEGER')})"
-        for i, count in enumerate(files)
-        for j in range(count)
-    )
-    if rows:
-        ctes.append(
-            "files AS (INSERT INTO piece_files (piece_id, position, sha256, filename,"
-            f" content_type, size) VALUES {rows})"
+        rows = ", ".join(
+            f"({i}, {j + 1}, {q.p(f'p{i}f{j}_sha256')}, {q.p(f'p{i}f{j}_filename')},"
+            f" {q.p(f'p{i}f{j}_content_type')}, {q.p(f'p{i}f{j}_size', 'INTEGER')})"
+            for i, count in enumerate(shape.files)
+            for j in range(count)
         )
-    if mail:
+        if rows:
+            ctes.append(
+                "files AS (INSERT INTO piece_files (piece_id, position, sha256, filename,"
+                " content_type, size) SELECT piece.id, v.position, v.sha256, v.filename,"
+                " v.content_type, v.size"
+                " FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM piece) AS piece"
+                f" JOIN (VALUES {rows}) AS v(n, position, sha256, filename, content_type, size)"
+                " ON v.n = piece.n)"
+            )
+    if shape.mail:
+        mark = q.p("mark")
         ctes.append(
             "mail AS (INSERT INTO outbox (created_at, message_id, to_addr, sender, reply_to,"
-            " subject, text_body, html_body, attempts, next_attempt_at) VALUES ("
-            f"{q.p('now', _TS)}, {q.p('message_id')}, {q.p('to_addr')}, {q.p('sender')},"
-            f" {q.p('reply_to')}, {q.p('subject')}, {q.p('text_body')}, {q.p('html_body')},"
-            f" 0, {q.p('now', _TS)}))"
+            " subject, text_body, html_body, attempts, next_attempt_at)"
+            f" SELECT {now}, {q.p('message_id')}, {q.p('to_addr')}, {q.p('sender')},"
+            f" {q.p('reply_to')}, replace({q.p('subject')}, {mark}, reference),"
+            f" replace({q.p('text_body')}, {mark}, reference),"
+            f" replace({q.p('html_body')}, {mark}, reference), 0, {now} FROM ref)"
         )
-    sql = "WITH " + ",\n".join(ctes) + "\nSELECT id FROM request"
-    found = _SHAPES[shape] = RawStatement("postgresql", sql, q.names)
+    if shape.draft:
+        ctes.append(
+            f"gone AS (DELETE FROM drafts WHERE session_id = {q.p('draft_session')}"
+            f" AND procedure_id = {q.p('procedure_id')} AND EXISTS (SELECT 1 FROM request))"
+        )
+    sql = "WITH " + ",\n".join(ctes) + "\nSELECT id, reference FROM request"
+    found = _STATEMENTS[shape] = RawStatement("postgresql", sql, q.names)
     return found
 
 
-async def store(
+async def submit(
     db: Database,
-    request: dict[str, Any],
+    values: dict[str, Any],
+    quota: bool,
     pieces: list[Any],
     mail: Mail | None,
-    snapshot: str | None,
+    draft_session: str | None,
     now: dt.datetime,
-) -> int:
-    """Insert the request, its event, pieces, files, mail (and ``snapshot`` unless None) in
-    one statement; return the request id. ``request``: the columns of `requests` (as
-    `storage.requests` builds them, ``created_at`` and ``updated_at`` being ``now``)."""
-    values: dict[str, Any] = dict(request, now=now, snapshot=snapshot)
+) -> tuple[int, str] | None:
+    """Store everything in one statement; (request id, reference), or None when the quota is
+    full (then nothing was written).
+
+    ``values``: the columns of `requests` but ``reference``, ``created_at`` and
+    ``updated_at``; ``year`` and ``prefix`` (the reference's, see `format_reference`);
+    ``snapshot`` (None when the definition version is known stored); with ``quota``,
+    ``period_key``, ``scope_key`` and ``max``. ``mail`` holds `REFERENCE_MARK` where the
+    reference goes.
+    """
+    values = dict(values, now=now, draft_session=draft_session, mark=REFERENCE_MARK)
     for i, piece in enumerate(pieces):
         values[f"p{i}_type"] = piece.document_type
         values[f"p{i}_label"] = piece.label
@@ -159,6 +192,12 @@ async def store(
             values[f"p{i}f{j}_size"] = stored.size
     if mail is not None:
         values.update(enqueue_values(mail, now))
-    shape = tuple(len(piece.files) for piece in pieces)
-    statement = _statement(snapshot is not None, shape, mail is not None)
-    return int(await db.fetch_val(statement, values))
+    shape = Shape(
+        quota=quota,
+        definition=values["snapshot"] is not None,
+        files=tuple(len(piece.files) for piece in pieces),
+        mail=mail is not None,
+        draft=draft_session is not None,
+    )
+    row = await db.fetch_one(statement(shape), values)
+    return None if row is None else (int(row["id"]), str(row["reference"]))

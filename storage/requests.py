@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from storage import pg_submit
+from storage import drafts, pg_submit
 from storage.db import (
     Backend,
     Database,
@@ -91,6 +91,9 @@ class NewRequest:
     appointment: dict[str, Any] | None = None
     account_id: int | None = None
     quota: QuotaClaim | None = None
+    # The browser session whose draft of this procedure became this request: the draft is
+    # deleted with the submission, and kept when it fails or the quota is full.
+    draft_session: str | None = None
 
 
 @dataclass(frozen=True)
@@ -275,19 +278,23 @@ async def submit(
     now: dt.datetime,
     compose_ack: Callable[[str, str], Mail | None],
 ) -> Submitted:
-    """Store a new request and everything that goes with it, all or nothing."""
+    """Store a new request and everything that goes with it, all or nothing.
+
+    ``compose_ack(reference, token)`` gives the acknowledgement (None: no mail); an exception
+    it raises leaves nothing written. `QuotaReached` when the quota is full.
+    """
     token = secrets.token_urlsafe(32)
     # Definition snapshots are never deleted: once one is known stored, skip its upsert
     # (and the JSON dump of the whole snapshot). Known only once the root transaction
     # commits (a caller may wrap this one in its own transaction).
     known = ("definition_version", new.procedure_id, new.version)
     store_definition = known not in db.known
-    async with db.transaction():
-        if db.backend == "postgresql":
-            request_id, reference = await _submit_postgres(
-                db, new, now, token, compose_ack, store_definition
-            )
-        else:
+    if db.backend == "postgresql":
+        request_id, reference = await _submit_postgres(
+            db, new, now, token, compose_ack, store_definition
+        )
+    else:
+        async with db.transaction():
             if store_definition:
                 await db.execute(KEEP_DEFINITION, _definition_values(new, now))
             if new.quota is not None:
@@ -301,8 +308,10 @@ async def submit(
             mail = compose_ack(reference, token)
             if mail is not None:
                 await enqueue(db, mail, now)
-        if store_definition:
-            db.remember(known)
+            if new.draft_session is not None:
+                await drafts.delete_draft(db, new.draft_session, new.procedure_id)
+    if store_definition:
+        db.remember(known)
     return Submitted(id=request_id, reference=reference, token=token)
 
 
@@ -314,29 +323,26 @@ async def _submit_postgres(
     compose_ack: Callable[[str, str], Mail | None],
     store_definition: bool,
 ) -> tuple[int, str]:
-    """Two statements (see `storage.pg_submit`): quota + reference, then all the rows."""
+    """One statement (see `storage.pg_submit`), composing the mail before the reference."""
+    claim = new.quota
+    if claim is not None and claim.max <= 0:
+        raise QuotaReached(new.procedure_id, claim.period_key, claim.scope_key)
     year = now.astimezone(PARIS).year
-    if new.quota is None:
-        number = int(await db.fetch_val(NEXT_REFERENCE, {"year": year}))
-    else:
-        claim = new.quota
-        values = {
-            "procedure_id": new.procedure_id,
-            "period_key": claim.period_key,
-            "scope_key": claim.scope_key,
-            "max": claim.max,
-            "year": year,
-        }
-        found = await pg_submit.claim_quota_and_reference(db, values) if claim.max > 0 else None
-        if found is None:
-            raise QuotaReached(new.procedure_id, claim.period_key, claim.scope_key)
-        number = found
-    reference = format_reference(year, number)
-    request = _request_values(new, reference, hash_token(token), now)
-    snapshot = dump_json(new.snapshot) if store_definition else None
-    mail = compose_ack(reference, token)
-    request_id = await pg_submit.store(db, request, new.pieces, mail, snapshot, now)
-    return request_id, reference
+    values = _request_values(new, "", hash_token(token), now)
+    del values["reference"], values["created_at"], values["updated_at"]
+    values["year"] = year
+    values["prefix"] = format_reference(year, 0).removesuffix("000000")
+    values["snapshot"] = dump_json(new.snapshot) if store_definition else None
+    if claim is not None:
+        values.update(period_key=claim.period_key, scope_key=claim.scope_key, max=claim.max)
+    mail = compose_ack(pg_submit.REFERENCE_MARK, token)
+    done = await pg_submit.submit(
+        db, values, claim is not None, new.pieces, mail, new.draft_session, now
+    )
+    if done is None:
+        assert claim is not None, "only a full quota stops the statement"
+        raise QuotaReached(new.procedure_id, claim.period_key, claim.scope_key)
+    return done
 
 
 def _definition_values(new: NewRequest, now: dt.datetime) -> dict[str, Any]:

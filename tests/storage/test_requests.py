@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
 
 from storage import tables
 from storage.db import Database, connect
+from storage.drafts import load_draft, save_draft
 from storage.outbox import Mail
 from storage.requests import (
     Piece,
@@ -243,3 +245,42 @@ async def test_snapshot_is_known_stored_only_once_the_outer_transaction_commits(
     tracked = await get_request(db, done.id)
     assert tracked is not None and tracked.snapshot == SNAPSHOT
     assert db.known == {("definition_version", "inscription-cantine", "0123456789abcdef")}
+
+
+async def test_the_acknowledgement_is_stored_as_composed_with_its_reference(db: Database) -> None:
+    done = await submit(db, new_request(), NOW, ack)
+
+    mail = await db.fetch_one(sa.select(tables.outbox))
+    assert mail is not None
+    expected = ack(done.reference, done.token)
+    assert (mail["subject"], mail["text_body"], mail["html_body"]) == (
+        expected.subject,
+        expected.text,
+        expected.html,
+    )
+
+
+async def test_references_widen_past_six_digits(db: Database) -> None:
+    await db.execute(tables.reference_counters.insert().values(year=2026, last=999_998))
+    refs = [(await submit(db, new_request(), NOW, ack)).reference for _ in range(2)]
+    assert refs == ["DEM-2026-999999", "DEM-2026-1000000"]
+    mail = await db.fetch_all(sa.select(tables.outbox.c.subject).order_by(tables.outbox.c.id))
+    assert [m["subject"].rsplit(" ", 1)[1] for m in mail] == refs
+
+
+async def test_the_draft_goes_with_its_request_and_stays_when_the_quota_refuses(
+    db: Database,
+) -> None:
+    proc = new_request().procedure_id
+    for session in ("s1", "s2", "other"):
+        await save_draft(db, session, proc, "v", {"step": session}, NOW)
+    quota = QuotaClaim(period_key="2026", scope_key="", max=1)
+
+    await submit(db, replace(new_request(quota), draft_session="s1"), NOW, ack)
+    with pytest.raises(QuotaReached):
+        await submit(db, replace(new_request(quota), draft_session="s2"), NOW, ack)
+
+    assert await load_draft(db, "s1", proc) is None
+    kept = await load_draft(db, "s2", proc)
+    assert kept is not None and kept.data == {"step": "s2"}
+    assert await load_draft(db, "other", proc) is not None
