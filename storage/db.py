@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -164,6 +165,9 @@ class Database:
 
     def __init__(self) -> None:
         self.known: set[Any] = set()
+        # Values read from rows that never change once written, least recently used first
+        # (definition snapshots: see `storage.requests.definition_snapshot`).
+        self.unchanging: OrderedDict[Any, Any] = OrderedDict()
         # The facts learnt by this task's open transactions, innermost scope last.
         self._pending: contextvars.ContextVar[tuple[list[Any], ...]] = contextvars.ContextVar(
             f"known_pending_{id(self)}", default=()

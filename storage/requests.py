@@ -126,7 +126,7 @@ class TrackedRequest:
     created_at: dt.datetime
     updated_at: dt.datetime
     cancelled_at: dt.datetime | None
-    snapshot: dict[str, Any]
+    snapshot: dict[str, Any]  # shared with other requests of this version: read only
     events: list[Event] = field(default_factory=list)
     pieces: list[Piece] = field(default_factory=list)
 
@@ -169,17 +169,7 @@ def _keep_definition(backend: Backend) -> Any:
 
 
 def _by(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
-    return (
-        sa.select(requests, definition_versions.c.snapshot)
-        .join(
-            definition_versions,
-            sa.and_(
-                definition_versions.c.procedure_id == requests.c.procedure_id,
-                definition_versions.c.version == requests.c.version,
-            ),
-        )
-        .where(where)
-    )
+    return sa.select(requests).where(where)
 
 
 _REQUEST_COLUMNS = (
@@ -236,6 +226,13 @@ QUOTA_USED = Statement(
 )
 BY_TOKEN_HASH = Statement(_by(requests.c.token_hash == sa.bindparam("token_hash")))
 BY_ID = Statement(_by(requests.c.id == sa.bindparam("id")))
+SNAPSHOT = Statement(
+    sa.select(definition_versions.c.snapshot).where(
+        definition_versions.c.procedure_id == sa.bindparam("procedure_id"),
+        definition_versions.c.version == sa.bindparam("version"),
+    )
+)
+SNAPSHOT_CACHE_SIZE = 64
 EVENTS = Statement(
     sa.select(request_events)
     .where(request_events.c.request_id == sa.bindparam("request_id"))
@@ -514,10 +511,30 @@ async def _load(db: Database, row: dict[str, Any] | None) -> TrackedRequest | No
         created_at=_utc(row["created_at"]),
         updated_at=_utc(row["updated_at"]),
         cancelled_at=as_utc(row["cancelled_at"]),
-        snapshot=load_json(row["snapshot"]),
+        snapshot=await definition_snapshot(db, row["procedure_id"], row["version"]),
         events=await load_events(db, row["id"]),
         pieces=await load_pieces(db, row["id"]),
     )
+
+
+async def definition_snapshot(db: Database, procedure_id: str, version: str) -> dict[str, Any]:
+    """The stored snapshot of a definition version, shared: callers must not change it.
+
+    A version is the hash of its definition's content and its row is never updated or
+    deleted, so a snapshot read once is kept in memory (``db.unchanging``, the
+    `SNAPSHOT_CACHE_SIZE` most recently used): tracking pages skip reading and parsing it.
+    """
+    cache = db.unchanging
+    key = ("definition_snapshot", procedure_id, version)
+    found: dict[str, Any] | None = cache.get(key)
+    if found is None:
+        text = await db.fetch_val(SNAPSHOT, {"procedure_id": procedure_id, "version": version})
+        found = cache[key] = load_json(text)
+        if len(cache) > SNAPSHOT_CACHE_SIZE:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
+    return found
 
 
 def _utc(value: Any) -> dt.datetime:

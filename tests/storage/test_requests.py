@@ -285,3 +285,21 @@ async def test_the_draft_goes_with_its_request_and_stays_when_the_quota_refuses(
     kept = await load_draft(db, "s2", proc)
     assert kept is not None and kept.data == {"step": "s2"}
     assert await load_draft(db, "other", proc) is not None
+
+
+async def test_a_definition_snapshot_is_read_once_per_version(db_url: str, db: Database) -> None:
+    first = await submit(db, new_request(), NOW, ack)
+    second = await submit(db, new_request(), NOW, ack)
+    tracked = await get_by_token(db, first.token)
+    assert tracked is not None and tracked.snapshot == SNAPSHOT
+    # Snapshot rows never change; were one changed behind the driver's back, the copy in
+    # memory would still be served: proof that it is not read again.
+    await db.execute(sa.update(tables.definition_versions).values(snapshot='{"other": 1}'))
+    again = await get_request(db, second.id)
+    assert again is not None and again.snapshot is tracked.snapshot
+    elsewhere = await connect(db_url)  # another process, say: it reads the row
+    try:
+        fresh = await get_request(elsewhere, second.id)
+        assert fresh is not None and fresh.snapshot == {"other": 1}
+    finally:
+        await elsewhere.disconnect()
