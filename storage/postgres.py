@@ -128,24 +128,18 @@ class _Lanes:
         self._closed = False
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        idle = self._idle
-        conn = idle.pop() if idle and not idle[-1].is_closed() else await self._take()
-        try:
-            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
-        except asyncpg.PostgresError:
-            self._give(conn)
-            raise
-        except BaseException:
-            self._drop(conn)
-            raise
-        self._give(conn)
+        rows: list[asyncpg.Record] = await self._run(asyncpg.Connection.fetch, sql, args)
         return rows
 
     async def execute(self, sql: str, *args: Any) -> str:
+        status: str = await self._run(asyncpg.Connection.execute, sql, args)
+        return status
+
+    async def _run(self, method: Callable[..., Awaitable[Any]], sql: str, args: Any) -> Any:
         idle = self._idle
         conn = idle.pop() if idle and not idle[-1].is_closed() else await self._take()
         try:
-            status: str = await conn.execute(sql, *args)
+            result = await method(conn, sql, *args)
         except asyncpg.PostgresError:
             self._give(conn)
             raise
@@ -153,7 +147,7 @@ class _Lanes:
             self._drop(conn)
             raise
         self._give(conn)
-        return status
+        return result
 
     async def _take(self) -> asyncpg.Connection:
         while True:
