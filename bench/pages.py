@@ -528,42 +528,64 @@ measured side by side with the bare page, three rounds, medians (the tables abov
   submission under 8 clients ~397 -> ~354 us.
 - **"Complet" badges** cost one query per catalogue page (`quota_used_many`).
 
-What limits each rate now. Through uvicorn (h11, its default here: `httptools` is not
-installed) a request costs ~87 us before the app runs. Served by our app, an 8 KB constant
-page costs what the bare page costs (107 us a request, our security headers included)
-without a cookie, and ~12 us more with the session cookie (~190 characters; 2.6 us of it
-in the app, the rest h11 parsing the header). A cookie of one secret (the CSRF token
-derived from the session id with keyed BLAKE2b, 123 characters) was tried: no difference
-above the noise, so it was not kept. The form step GET is now ~55 us in the app (the bare
-page: ~16 us; Starlette and our middleware around a constant page: ~10 us): the draft
-SELECT and its JSON (~11 us, of which ~4 us in SQLite), visibility (~4 us), the page cache
-key and fill, availability and the CSRF field (~2 us each); it reaches the 60 % target by
-a point or two, within the noise of this machine. On PostgreSQL the same SELECT costs ~35
-us of client CPU (asyncpg's pool acquire, bind and execute, release) and a round trip,
-hence 42-49 %. The SQLite submission is ~354 us in the app under concurrency (the
-acknowledgement ~45 us now, most of it the récapitulatif's rows, the stamps check and
-draft load ~55 us, the SQLite statements ~110 us with the shared COMMIT, form parsing,
-session and redirect) plus uvicorn's POST handling: through uvicorn a trivial POST with
-the CSRF check answering 303 costs 136 us, and 166 us when it also writes the session (the
-confirmation's flash: a re-signed cookie, ~250 characters of Set-Cookie for h11). 25 % of
-the bare page would need ~440 us in all, i.e. ~270 us for the submission's own work where
-it takes ~375. The PostgreSQL submission is not bound by the app's CPU (the uvicorn
-process runs at ~80 %, ~1.2 ms of CPU per submission): every submission takes the year's
-reference counter row lock (numbers without gaps, see "Storage") and keeps it until its
-COMMIT has flushed the WAL, so submissions pass that lock one at a time
-(`bench/storage_commits.py`: `submit()` 1,447/s from 1 task, 1,545/s from 8); a SEQUENCE
-would lift it at the price of gaps in the numbering. Delivering a mail costs ~1.5-2 ms of
-CPU (about 1 ms building the MIME message with the `email` package), more than the
-submission that queued it. Until this round the worker woke every 5 s during the figures,
-so a measurement window might or might not hold one of its rounds: the portal now runs
-with `GUICHET_OUTBOX_INTERVAL_SECONDS` at a day, and the deliveries are measured
-afterwards, on their own line under each table.
+What limited each rate at the end of the third round (on its faster machine). Through
+uvicorn (h11, its default here: `httptools` is not installed) a request costs ~87 us before
+the app runs. Served by our app, an 8 KB constant page costs what the bare page costs (107
+us a request, our security headers included) without a cookie, and ~12 us more with the
+session cookie (~190 characters; 2.6 us of it in the app, the rest h11 parsing the header).
+A cookie of one secret (the CSRF token derived from the session id with keyed BLAKE2b, 123
+characters) was tried: no difference above the noise, so it was not kept. The form step GET
+is now ~55 us in the app (the bare page: ~16 us; Starlette and our middleware around a
+constant page: ~10 us): the draft SELECT and its JSON (~11 us, of which ~4 us in SQLite),
+visibility (~4 us), the page cache key and fill, availability and the CSRF field (~2 us
+each); it reaches the 60 % target by a point or two, within the noise of this machine. On
+PostgreSQL the same SELECT costs ~35 us of client CPU (asyncpg's pool acquire, bind and
+execute, release) and a round trip, hence 42-49 % (see the fourth round below for what
+changed since). The SQLite submission is ~354 us in the app under concurrency (the
+acknowledgement ~45 us now, most of it the récapitulatif's rows, the stamps check and draft
+load ~55 us, the SQLite statements ~110 us with the shared COMMIT, form parsing, session and
+redirect) plus uvicorn's POST handling: through uvicorn a trivial POST with the CSRF check
+answering 303 costs 136 us, and 166 us when it also writes the session (the confirmation's
+flash: a re-signed cookie, ~250 characters of Set-Cookie for h11). 25 % of the bare page
+would need ~440 us in all, i.e. ~270 us for the submission's own work where it takes ~375.
+The PostgreSQL submission was then bound by the year's reference counter row lock, held
+until each COMMIT had flushed the WAL (the fourth round shortened it to one statement).
+Delivering a mail costs ~1.5-2 ms of CPU (about 1 ms building the MIME message with the
+`email` package), more than the submission that queued it. Until this round the worker woke
+every 5 s during the figures, so a measurement window might or might not hold one of its
+rounds: the portal now runs with `GUICHET_OUTBOX_INTERVAL_SECONDS` at a day, and the
+deliveries are measured afterwards, on their own line under each table.
 
-Where the next microseconds are, measured but not done: the confirmation's flash kept
-server-side instead of in the cookie (~30 us of a submission through uvicorn); on
-PostgreSQL, `databases`' transaction start and commit (~0.2 ms of CPU per submission in a
-profile of the server) and the reference counter's lock. None of them closes the gap to 25
-% alone.
+What the fourth round did (2026-11-29, a later session, on a slower machine: the bare page
+ran at 6,500-7,000 req/s). At its start (one run of this script): SQLite bare 6,626 req/s,
+procedure page 51 %, form step GET 55 %, step POST 30 %, submission 17 %, tracking 23 %;
+PostgreSQL bare 6,605 req/s, 62 %, 40 %, 22 %, 9 %, 14 %. The tables above are its end.
+
+- **The PostgreSQL submission is one statement outside any transaction** (details in
+  "Storage"): one round trip instead of seven, no `databases` transaction, the reference
+  counter locked for the rest of one statement. Submission 9 % -> 13 % (606 -> 878 req/s),
+  then 15-16 % with the next item. It is now bound by the app's CPU like SQLite's (the
+  uvicorn process at 95-100 %; ~0.85 ms of CPU per submission at 8 clients, read from
+  /proc, against ~0.8-1.0 ms on SQLite on this machine, where SQLite's own work runs on
+  the event loop's thread while PostgreSQL's runs in the server's process).
+- **Statements outside transactions on the driver's own connections** (`_Lanes`), not
+  asyncpg's `Pool.fetch`: ~35 us of CPU less per statement in the app. Form step GET 40 %
+  -> 46-48 %, step POST 22 % -> 25 %.
+- **Definition snapshots read once per version**: tracking 23 % -> 31 % on SQLite, 14 % ->
+  21 % on PostgreSQL.
+
+On this machine the procedure page, which reads no database, itself ran at 51-62 % of the
+bare page over the round's runs: the form step GET's 60 % target is at or above what the
+app's fixed cost per page (session cookie, security headers, middleware) leaves here, on
+either database.
+
+Where the next microseconds are, measured but not done: the acknowledgement (~45 us of a
+submission in the app, on the faster machine) could be composed by the mail worker from the stored
+request rather than inside the submission; SQLite's own work (~0.2 ms a submission, the
+statements and the shared COMMIT) runs on the event loop's thread, and could run in a
+writer thread (sqlite3 releases the GIL inside SQLite) at the price of a thread hop per
+transaction; the confirmation's flash kept server-side instead of in the cookie (~30 us
+through uvicorn). None of them closes the gap to 25 % alone.
 
 With `httptools` and `uvloop` installed (uvicorn's "standard" extras; measured at the
 start of this round, before its changes; not shipped), every page gets faster (form step
