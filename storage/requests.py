@@ -1,8 +1,10 @@
-"""Requests: submission in one transaction, tracking tokens, history, cancellation.
+"""Requests: submission all or nothing, tracking tokens, history, cancellation.
 
-`submit` writes, in ONE transaction: the definition snapshot (if new), the quota claim, the
+`submit` writes, all or nothing: the definition snapshot (if new), the quota claim, the
 reference, the request, its first event, its pieces and files, and the acknowledgement mail
-in the outbox. Any exception (QuotaReached included) rolls all of it back.
+in the outbox, and deletes the draft the request came from. On SQLite that is ONE
+transaction, which any exception (QuotaReached included) rolls back; on PostgreSQL ONE
+statement (`storage.pg_submit`).
 
 Quota: one counter row per (procedure, period, scope), claimed in one statement with
 ``INSERT (count 1) ON CONFLICT DO UPDATE SET count = count + 1 WHERE count < max RETURNING
