@@ -15,9 +15,10 @@ warm-up of a fifth of its requests, with the same C; each figure bounded by a ti
 - form step GET: "Ma demande" page of ``acte-naissance`` (11 fields), draft loaded;
 - step POST: the same step posted (two answer sets in turn, so that the draft changes every
   time), parsed and validated by WTForms, saved in the draft, 303;
-- submission: the récapitulatif POST of complete drafts (steps validated again unless their
-  validation stamp matches, one transaction: draft deleted, request, event, pieces,
-  quota-free counter, acknowledgement in the outbox);
+- submission: the récapitulatif POST of complete drafts: steps validated again unless their
+  validation stamp matches, then all or nothing (one transaction on SQLite, one statement
+  on PostgreSQL): draft deleted, request, event, pieces, quota-free counter,
+  acknowledgement in the outbox;
 - tracking page: ``/suivi/<token>`` of submitted requests.
 Each figure is measured side by side with the bare page, R rounds (default 3) of "bare
 page, then the page"; the report gives the median rate and the median of the rounds'
