@@ -89,6 +89,9 @@ def test_acknowledgement_delivered_over_smtp_and_link_followed(
     assert "Le service\nEnfance vous confirmera l'inscription avant la rentrée." in text
     assert "Récapitulatif" in text and "Nom de l'enfant : Réponse" in text
     assert 'lang="fr"' in html and "Récapitulatif" in html
+    # The reference is in the body too (on PostgreSQL the statement puts it there).
+    assert f"Référence : {reference}" in text
+    assert f"Référence : <strong>{reference}</strong>" in html
     link = journey.TRACKING_LINK.search(text)
     assert link is not None and link.group(0).startswith("http://guichet.example.fr/suivi/")
     assert f'href="{link.group(0)}"' in html
