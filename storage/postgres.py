@@ -70,7 +70,12 @@ class PostgresDatabase(Database):
 
     @classmethod
     async def open(cls, url: str) -> PostgresDatabase:
-        inner = databases.Database(url, reset=_keep_session)
+        options: dict[str, Any] = {"reset": _keep_session}
+        if "min_size" not in databases.DatabaseURL(url).options:
+            # asyncpg opens 10 at once by default; transactions are few (statements outside
+            # them run on lanes), so the pool starts with one and grows as they need.
+            options["min_size"] = 1
+        inner = databases.Database(url, **options)
         await inner.connect()
         return cls(inner)
 

@@ -96,3 +96,18 @@ async def test_a_waiter_cancelled_before_its_turn_loses_nobody_s_place(
     assert await asyncio.wait_for(patient, 10) > 0
     assert given_up.cancelled()
     assert one_lane._lanes._open == 1
+
+
+async def test_connecting_opens_few_connections(db_url: str) -> None:
+    db = await connect(db_url)
+    try:
+        await pid(db)  # one statement: one lane
+        count = RawStatement(
+            "postgresql",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()",
+            (),
+        )
+        # The pool's first connection and one lane (asyncpg's default would open ten).
+        assert await db.fetch_val(count) == 2
+    finally:
+        await db.disconnect()
