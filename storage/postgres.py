@@ -176,8 +176,13 @@ class _Lanes:
             try:
                 conn = await waiter
             except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
-                    self._give(waiter.result())  # handed over just as this task was cancelled
+                # Handed a connection or a place just as this task was cancelled: pass it on.
+                if waiter.done() and not waiter.cancelled():
+                    handed = waiter.result()
+                    if handed is None:
+                        self._offer_place()
+                    else:
+                        self._give(handed)
                 raise
             if conn is not None:
                 return conn
@@ -200,6 +205,10 @@ class _Lanes:
 
     def _free_place(self) -> None:
         self._open -= 1
+        self._offer_place()
+
+    def _offer_place(self) -> None:
+        """Wake the first waiter, if any, to open a connection in a free place."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():

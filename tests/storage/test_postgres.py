@@ -111,3 +111,21 @@ async def test_connecting_opens_few_connections(db_url: str) -> None:
         assert await db.fetch_val(count) == 2
     finally:
         await db.disconnect()
+
+
+async def test_a_free_place_handed_to_a_cancelled_waiter_goes_to_the_next(
+    one_lane: PostgresDatabase,
+) -> None:
+    await pid(one_lane)
+    lanes = one_lane._lanes
+    first = asyncio.create_task(pid(one_lane))
+    second = asyncio.create_task(pid(one_lane))
+    lanes._idle.pop().terminate()  # the only connection is now "busy" from their view
+    await asyncio.sleep(0.01)  # both wait: the place is taken
+    assert len(lanes._waiters) == 2
+    lanes._free_place()  # the place comes free and goes to the first waiter...
+    first.cancel()  # ...which is cancelled before it can use it
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert await asyncio.wait_for(second, 10) > 0
+    assert lanes._open == 1
