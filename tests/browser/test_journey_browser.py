@@ -45,6 +45,16 @@ def browser_page(chromium: str) -> Iterator[Any]:
             browser.close()
 
 
+def fill_applicant(page: Any) -> None:
+    """Valid answers on the "Mes informations" step."""
+    page.fill("#f-nom", "Dupont")
+    page.fill("#f-prenom", "Marie")
+    page.fill("#f-adresse-street", "3 rue de la Loire")
+    page.fill("#f-adresse-postal_code", "45000")
+    page.fill("#f-adresse-city", "Belval-sur-Loire")
+    page.fill("#f-courriel", "marie.dupont@example.org")
+
+
 def audit(page: Any, seen: list[str]) -> None:
     """axe-core on the current page: no serious or critical violation."""
     from axe_playwright_python.sync_playwright import Axe
@@ -88,12 +98,7 @@ def test_journey_in_chromium(app_factory: Any, browser_page: Any) -> None:
         assert summary.is_visible()
         assert page.evaluate("document.activeElement.id") == "resume-erreurs"
         audit(page, audited)
-        page.fill("#f-nom", "Dupont")
-        page.fill("#f-prenom", "Marie")
-        page.fill("#f-adresse-street", "3 rue de la Loire")
-        page.fill("#f-adresse-postal_code", "45000")
-        page.fill("#f-adresse-city", "Belval-sur-Loire")
-        page.fill("#f-courriel", "marie.dupont@example.org")
+        fill_applicant(page)
         page.get_by_role("button", name="Continuer").click()
 
         page.wait_for_url(f"{base}/demande-enfant")

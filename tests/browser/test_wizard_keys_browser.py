@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_journey_browser import audit, browser_page
+from tests.browser.test_journey_browser import audit, browser_page, fill_applicant
 from tests.renderer.conftest import EXAMPLE_PACK
 from tests.renderer.live import LiveServer
 
@@ -27,12 +27,7 @@ def _to_children_step(page: Any, base: str) -> None:
     page.goto(f"{base}/demarche")
     page.get_by_role("button", name="Commencer").click()
     page.wait_for_url(f"{base}/informations")
-    page.fill("#f-nom", "Dupont")
-    page.fill("#f-prenom", "Marie")
-    page.fill("#f-adresse-street", "3 rue de la Loire")
-    page.fill("#f-adresse-postal_code", "45000")
-    page.fill("#f-adresse-city", "Belval-sur-Loire")
-    page.fill("#f-courriel", "marie.dupont@example.org")
+    fill_applicant(page)
     page.keyboard.press("Enter")  # implicit submission continues here too
     page.wait_for_url(f"{base}/demande-enfants")
 
