@@ -175,8 +175,8 @@ async def submit(
     """Store everything in one statement; (request id, reference), or None when the quota is
     full (then nothing was written).
 
-    ``values``: the columns of `requests` but ``reference``, ``created_at`` and
-    ``updated_at``; ``year`` and ``prefix`` (the reference's, see `format_reference`);
+    ``values``: the columns of `requests` (the statement sets ``reference``, ``created_at``
+    and ``updated_at`` itself, whatever ``values`` says); ``year`` and ``prefix`` (the reference's, see `format_reference`);
     ``snapshot`` (None when the definition version is known stored); with ``quota``,
     ``period_key``, ``scope_key`` and ``max``. ``mail`` holds `REFERENCE_MARK` where the
     reference goes.

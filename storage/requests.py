@@ -327,8 +327,7 @@ async def _submit_postgres(
     if claim is not None and claim.max <= 0:
         raise QuotaReached(new.procedure_id, claim.period_key, claim.scope_key)
     year = now.astimezone(PARIS).year
-    values = _request_values(new, "", hash_token(token), now)
-    del values["reference"], values["created_at"], values["updated_at"]
+    values = _request_values(new, "", hash_token(token), now)  # the statement sets reference
     values["year"] = year
     values["prefix"] = format_reference(year, 0).removesuffix("000000")
     values["snapshot"] = dump_json(new.snapshot) if store_definition else None
