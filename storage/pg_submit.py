@@ -176,10 +176,10 @@ async def submit(
     full (then nothing was written).
 
     ``values``: the columns of `requests` (the statement sets ``reference``, ``created_at``
-    and ``updated_at`` itself, whatever ``values`` says); ``year`` and ``prefix`` (the reference's, see `format_reference`);
-    ``snapshot`` (None when the definition version is known stored); with ``quota``,
-    ``period_key``, ``scope_key`` and ``max``. ``mail`` holds `REFERENCE_MARK` where the
-    reference goes.
+    and ``updated_at`` itself, whatever ``values`` says); ``year`` and ``prefix`` (the
+    reference's, see `format_reference`); ``snapshot`` (None when the definition version is
+    known stored); with ``quota``, ``period_key``, ``scope_key`` and ``max``. ``mail`` holds
+    `REFERENCE_MARK` where the reference goes.
     """
     values = dict(values, now=now, draft_session=draft_session, mark=REFERENCE_MARK)
     for i, piece in enumerate(pieces):
