@@ -18,7 +18,7 @@ warm-up of a fifth of its requests, with the same C; each figure bounded by a ti
 - submission: the récapitulatif POST of complete drafts: steps validated again unless their
   validation stamp matches, then all or nothing (one transaction on SQLite, one statement
   on PostgreSQL): draft deleted, request, event, pieces, quota-free counter,
-  acknowledgement in the outbox;
+  acknowledgement queued in the outbox (composed later by the mail worker);
 - tracking page: ``/suivi/<token>`` of submitted requests.
 Each figure is measured side by side with the bare page, R rounds (default 3) of "bare
 page, then the page"; the report gives the median rate and the median of the rounds'
@@ -281,15 +281,21 @@ def measure(port: int, requests: list[bytes], concurrency: int, expected: int) -
 
 
 async def _deliver_all(db_url: str, folder: Path) -> tuple[int, float, float]:
-    """Deliver every pending mail as .eml files: (mails, seconds, CPU seconds)."""
+    """Compose and deliver every pending mail as .eml files, as the portal's mail worker
+    does: (mails, seconds, CPU seconds)."""
+    from engine.validate import load_pack
+    from renderer.acks import composer
+    from renderer.settings import Settings
     from storage.db import connect
     from storage.outbox import MaildirSender, deliver_pending
 
+    compose = composer(load_pack([ROOT / "definitions"]), Settings().base_url)
     db = await connect(db_url)
     try:
         sender = MaildirSender(folder)
         sent, start, cpu = 0, time.perf_counter(), time.process_time()
-        while found := await deliver_pending(db, sender, dt.datetime.now(dt.UTC)):
+        now = dt.datetime.now(dt.UTC)
+        while found := await deliver_pending(db, sender, now, composer=compose):
             sent += found
         return sent, time.perf_counter() - start, time.process_time() - cpu
     finally:
@@ -304,8 +310,9 @@ async def _tokens(db_url: str) -> list[str]:
 
     db = await connect(db_url)
     try:
-        rows = await db.fetch_all(sa.select(outbox.c.text_body))
-        return [m.group(1) for r in rows if (m := re.search(r"/suivi/([\w-]+)", r["text_body"]))]
+        # The acknowledgements are not composed yet: their tracking tokens are in the rows.
+        rows = await db.fetch_all(sa.select(outbox.c.secret).where(outbox.c.secret.is_not(None)))
+        return [r["secret"] for r in rows]
     finally:
         await db.disconnect()
 

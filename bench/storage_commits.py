@@ -40,7 +40,6 @@ sys.path.insert(0, str(ROOT))
 from storage.db import Database, Statement, connect  # noqa: E402
 from storage.drafts import load_draft, save_draft  # noqa: E402
 from storage.migrations import migrate  # noqa: E402
-from storage.outbox import Mail  # noqa: E402
 from storage.requests import (  # noqa: E402
     NewRequest,
     Piece,
@@ -70,11 +69,8 @@ def _new_request() -> NewRequest:
         data={"champ": "valeur"},
         pieces=[piece],
         quota=QuotaClaim("2026", "", 10**9),
+        ack_to="marie@example.org",
     )
-
-
-def _ack(reference: str, token: str) -> Mail:
-    return Mail("marie@example.org", f"Demande {reference}", f"/suivi/{token}", "<p>ok</p>")
 
 
 async def _rate(seconds: float, op: Callable[[int], Awaitable[object]]) -> float:
@@ -154,7 +150,7 @@ async def _measure(db: Database, seconds: float) -> dict[str, float]:
     tokens: list[str] = []
 
     async def one_submit(i: int) -> None:
-        tokens.append((await submit(db, _new_request(), NOW, _ack)).token)
+        tokens.append((await submit(db, _new_request(), NOW)).token)
 
     sessions = [uuid.uuid4().hex for _ in range(200)]
 

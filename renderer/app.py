@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from engine.model import Pack
 from engine.validate import load_pack
-from renderer import templating
+from renderer import acks, templating
 from renderer.errors import EXCEPTION_HANDLERS
 from renderer.routes import account, catalogue, news, tracking, wizard
 from renderer.routing import IndexedRouter
@@ -95,11 +95,10 @@ def create_app(settings: Settings) -> Starlette:
             if settings.migrate_on_start:
                 await migrations.migrate(db)
             sender = make_sender(settings, app.state.pack)
-            tasks.append(
-                asyncio.create_task(
-                    outbox.run_outbox_worker(db, sender, stop, settings.outbox_interval_seconds)
-                )
+            worker = outbox.run_outbox_worker(
+                db, sender, stop, settings.outbox_interval_seconds, app.state.compose_mail
             )
+            tasks.append(asyncio.create_task(worker))
             tasks.append(asyncio.create_task(_purge_drafts_loop(app, stop)))
             yield
         finally:
@@ -136,6 +135,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.now = utc_now
     app.state.templates = templating.create_environment()
     app.state.limits = upload_limits(settings, pack)
+    app.state.compose_mail = acks.composer(pack, settings.base_url, settings.mail_from)
     return app
 
 

@@ -18,10 +18,9 @@ from starlette.requests import Request
 
 from engine import rules
 from engine.model import Procedure
-from renderer import forms, mail, stamps
+from renderer import forms, stamps
 from renderer import wizard_state as ws
 from storage import requests as store
-from storage.outbox import Mail
 
 PARIS = ZoneInfo("Europe/Paris")
 PIECE_REQUIRED = "Ajoutez au moins un fichier pour cette pièce."
@@ -107,33 +106,17 @@ class Outcome:
 async def submit(
     request: Request, proc: Procedure, draft: dict[str, Any], shown: rules.Visibility, sid: str
 ) -> Outcome:
-    """Store the request with its acknowledgement and delete the draft (session ``sid``) in
-    the same transaction; Outcome(None), and the draft kept, when the quota is full.
+    """Store the request with its acknowledgement (queued for the mail worker, which composes
+    it: `renderer.acks`) and delete the draft (session ``sid``) in the same transaction;
+    Outcome(None), and the draft kept, when the quota is full.
 
     ``shown`` is the visibility of the draft's values (``engine.rules.visibility``).
     """
     state = request.app.state
     now = state.now()
     kept = pieces(shown, draft)
-    documents = [
-        {"type": p.document_type, "files": ws.pieces_of(draft, p.document_type)} for p in kept
-    ]
     applicant = draft["applicant"]
     appointment = draft.get("appointment") if ws.has_appointment(proc) else None
-
-    def compose(reference: str, token: str) -> Mail:
-        return mail.compose_ack(
-            portal=state.pack.portal,
-            proc=proc,
-            applicant=applicant,
-            shown=shown,
-            documents=documents,
-            appointment=appointment,
-            reference=reference,
-            token=token,
-            base_url=state.settings.base_url,
-            mail_from=state.settings.mail_from,
-        )
 
     assert proc.workflow is not None, "a compiled procedure always has its workflow"
     new = store.NewRequest(
@@ -147,11 +130,12 @@ async def submit(
         appointment=appointment,
         quota=quota_claim(proc, now),
         draft_session=sid,
+        ack_to=str(applicant.get("courriel", "")) or None,
     )
     email = str(applicant.get("courriel", ""))
     try:
         # The draft goes with the request it became; a refused or failed submission keeps it.
-        done = await store.submit(state.db, new, now, compose)
+        done = await store.submit(state.db, new, now)
     except store.QuotaReached:
         return Outcome(None, email)
     return Outcome(done.reference, email)

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from storage import tables
-from storage.db import Database
+from storage.db import DIALECTS, Database
 
 # An arbitrary constant: the advisory-lock key of Guichet's migrations.
 PG_LOCK_KEY = 4_721_190_317
@@ -66,8 +66,22 @@ async def _initial_schema(db: Database) -> None:
     await create_tables(db, 1)
 
 
+async def _add_columns(db: Database, table: sa.Table, version: int) -> None:
+    """``ALTER TABLE ... ADD COLUMN`` for the columns of ``table`` added at ``version``."""
+    dialect = DIALECTS[db.backend]
+    for column in table.columns:
+        if _since(column) == version:
+            kind = column.type.compile(dialect=dialect)
+            await db.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
+
+
+async def _outbox_templates(db: Database) -> None:
+    await _add_columns(db, tables.outbox, 2)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "Requests, history, pieces, quotas, drafts and outbox", _initial_schema),
+    Migration(2, "Outbox mails composed by the worker (the acknowledgement)", _outbox_templates),
 )
 
 

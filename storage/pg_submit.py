@@ -1,8 +1,9 @@
 """The submission on PostgreSQL: ONE statement, in one round trip, with no explicit transaction.
 
 `storage.requests.submit` writes a quota claim, a reference, the request, its first event,
-its pieces and their files, the definition snapshot (if new), the acknowledgement mail, and
-deletes the draft the request came from. With a statement per row that was a dozen round
+its pieces and their files, the definition snapshot (if new), the acknowledgement (a
+template row of the outbox, composed later by the mail worker), and deletes the draft the
+request came from. With a statement per row that was a dozen round
 trips between BEGIN and COMMIT, and the year's reference counter row, locked from its claim
 to the COMMIT, made every other submission of the year wait for all of them.
 
@@ -19,9 +20,7 @@ not the final SELECT reads it, and checks foreign keys at the end of the stateme
   statement then returns no row, which is how the caller learns that the quota is full;
 - ``request`` gets its reference formatted in SQL, as `storage.requests.format_reference`
   does in Python (a test compares them on both sides of the 6-digit boundary);
-- the acknowledgement is composed before the reference is known, with `REFERENCE_MARK` in its
-  place, and ``mail`` replaces the mark by the reference. The mark is random per process,
-  so nothing a citizen types can contain it.
+- ``mail`` queues the acknowledgement of the new request's id (`storage.outbox`).
 
 The reference counter row stays locked from ``number`` to the end of the statement's
 commit, the shortest it can be while references stay strictly increasing per year with no
@@ -36,15 +35,11 @@ asyncpg prepares it once per connection.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from storage.db import Database, RawStatement
-from storage.outbox import Mail, enqueue_values
-
-# Stands for the reference in the acknowledgement until the statement knows it.
-REFERENCE_MARK = f"@@reference-{secrets.token_hex(16)}@@"
+from storage.outbox import ACK, template_values
 
 
 @dataclass(frozen=True)
@@ -144,14 +139,11 @@ def statement(shape: Shape) -> RawStatement:
                 " ON v.n = piece.n)"
             )
     if shape.mail:
-        mark = q.p("mark")
         ctes.append(
-            "mail AS (INSERT INTO outbox (created_at, message_id, to_addr, sender, reply_to,"
-            " subject, text_body, html_body, attempts, next_attempt_at)"
-            f" SELECT {now}, {q.p('message_id')}, {q.p('to_addr')}, {q.p('sender')},"
-            f" {q.p('reply_to')}, replace({q.p('subject')}, {mark}, reference),"
-            f" replace({q.p('text_body')}, {mark}, reference),"
-            f" replace({q.p('html_body')}, {mark}, reference), 0, {now} FROM ref)"
+            "mail AS (INSERT INTO outbox (created_at, message_id, to_addr, subject, text_body,"
+            " html_body, attempts, next_attempt_at, template, request_id, secret)"
+            f" SELECT {now}, {q.p('message_id')}, {q.p('to_addr')}, '', '', '', 0, {now},"
+            f" {q.p('template')}, id, {q.p('secret')} FROM request)"
         )
     if shape.draft:
         ctes.append(
@@ -168,7 +160,7 @@ async def submit(
     values: dict[str, Any],
     quota: bool,
     pieces: list[Any],
-    mail: Mail | None,
+    ack: tuple[str, str] | None,
     draft_session: str | None,
     now: dt.datetime,
 ) -> tuple[int, str] | None:
@@ -178,10 +170,10 @@ async def submit(
     ``values``: the columns of `requests` (the statement sets ``reference``, ``created_at``
     and ``updated_at`` itself, whatever ``values`` says); ``year`` and ``prefix`` (the
     reference's, see `format_reference`); ``snapshot`` (None when the definition version is
-    known stored); with ``quota``, ``period_key``, ``scope_key`` and ``max``. ``mail`` holds
-    `REFERENCE_MARK` where the reference goes.
+    known stored); with ``quota``, ``period_key``, ``scope_key`` and ``max``. ``ack``: the
+    acknowledgement's address and tracking token (None: no acknowledgement).
     """
-    values = dict(values, now=now, draft_session=draft_session, mark=REFERENCE_MARK)
+    values = dict(values, now=now, draft_session=draft_session)
     for i, piece in enumerate(pieces):
         values[f"p{i}_type"] = piece.document_type
         values[f"p{i}_label"] = piece.label
@@ -190,13 +182,13 @@ async def submit(
             values[f"p{i}f{j}_filename"] = stored.filename
             values[f"p{i}f{j}_content_type"] = stored.content_type
             values[f"p{i}f{j}_size"] = stored.size
-    if mail is not None:
-        values.update(enqueue_values(mail, now))
+    if ack is not None:
+        values.update(template_values(ACK, None, ack[0], ack[1], now))
     shape = Shape(
         quota=quota,
         definition=values["snapshot"] is not None,
         files=tuple(len(piece.files) for piece in pieces),
-        mail=mail is not None,
+        mail=ack is not None,
         draft=draft_session is not None,
     )
     row = await db.fetch_one(statement(shape), values)

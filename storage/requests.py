@@ -1,8 +1,9 @@
 """Requests: submission all or nothing, tracking tokens, history, cancellation.
 
 `submit` writes, all or nothing: the definition snapshot (if new), the quota claim, the
-reference, the request, its first event, its pieces and files, and the acknowledgement mail
-in the outbox, and deletes the draft the request came from. On SQLite that is ONE
+reference, the request, its first event, its pieces and files, and the acknowledgement in
+the outbox (a template row that the mail worker composes from the stored request, see
+`storage.outbox`), and deletes the draft the request came from. On SQLite that is ONE
 transaction, which any exception (QuotaReached included) rolls back; on PostgreSQL ONE
 statement (`storage.pg_submit`).
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,7 +41,7 @@ from storage.db import (
     dump_json,
     load_json,
 )
-from storage.outbox import Mail, enqueue
+from storage.outbox import ACK, queue_template
 from storage.tables import (
     definition_versions,
     piece_files,
@@ -96,6 +97,8 @@ class NewRequest:
     # The browser session whose draft of this procedure became this request: the draft is
     # deleted with the submission, and kept when it fails or the quota is full.
     draft_session: str | None = None
+    # Where the acknowledgement goes (None or "": no acknowledgement).
+    ack_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -271,16 +274,11 @@ async def next_reference(db: Database, now: dt.datetime) -> str:
     return format_reference(year, int(number))
 
 
-async def submit(
-    db: Database,
-    new: NewRequest,
-    now: dt.datetime,
-    compose_ack: Callable[[str, str], Mail | None],
-) -> Submitted:
+async def submit(db: Database, new: NewRequest, now: dt.datetime) -> Submitted:
     """Store a new request and everything that goes with it, all or nothing.
 
-    ``compose_ack(reference, token)`` gives the acknowledgement (None: no mail); an exception
-    it raises leaves nothing written. `QuotaReached` when the quota is full.
+    The acknowledgement to ``new.ack_to`` is queued for the mail worker, which composes it
+    with the tracking link (``Submitted.token``). `QuotaReached` when the quota is full.
     """
     token = secrets.token_urlsafe(32)
     # Definition snapshots are never deleted: once one is known stored, skip its upsert
@@ -289,9 +287,7 @@ async def submit(
     known = ("definition_version", new.procedure_id, new.version)
     store_definition = known not in db.known
     if db.backend == "postgresql":
-        request_id, reference = await _submit_postgres(
-            db, new, now, token, compose_ack, store_definition
-        )
+        request_id, reference = await _submit_postgres(db, new, now, token, store_definition)
     else:
         async with db.transaction():
             if store_definition:
@@ -304,9 +300,8 @@ async def submit(
             await add_event(db, request_id, "submitted", now=now, actor_kind="citizen")
             for piece in new.pieces:
                 await add_piece(db, piece, now=now, request_id=request_id)
-            mail = compose_ack(reference, token)
-            if mail is not None:
-                await enqueue(db, mail, now)
+            if new.ack_to:
+                await queue_template(db, ACK, request_id, new.ack_to, token, now)
             if new.draft_session is not None:
                 await drafts.delete_draft(db, new.draft_session, new.procedure_id)
     if store_definition:
@@ -319,10 +314,9 @@ async def _submit_postgres(
     new: NewRequest,
     now: dt.datetime,
     token: str,
-    compose_ack: Callable[[str, str], Mail | None],
     store_definition: bool,
 ) -> tuple[int, str]:
-    """One statement (see `storage.pg_submit`), composing the mail before the reference."""
+    """One statement (see `storage.pg_submit`)."""
     claim = new.quota
     if claim is not None and claim.max <= 0:
         raise QuotaReached(new.procedure_id, claim.period_key, claim.scope_key)
@@ -333,9 +327,9 @@ async def _submit_postgres(
     values["snapshot"] = dump_json(new.snapshot) if store_definition else None
     if claim is not None:
         values.update(period_key=claim.period_key, scope_key=claim.scope_key, max=claim.max)
-    mail = compose_ack(pg_submit.REFERENCE_MARK, token)
+    ack = (new.ack_to, token) if new.ack_to else None
     done = await pg_submit.submit(
-        db, values, claim is not None, new.pieces, mail, new.draft_session, now
+        db, values, claim is not None, new.pieces, ack, new.draft_session, now
     )
     if done is None:
         assert claim is not None, "only a full quota stops the statement"

@@ -156,4 +156,9 @@ outbox = sa.Table(
     sa.Column("claimed_until", UtcDateTime, nullable=True),
     sa.Column("sent_at", UtcDateTime, nullable=True),
     sa.Column("last_error", sa.Text, nullable=True),
+    # A mail queued to be composed by the worker ("ack": the acknowledgement of request_id,
+    # whose tracking link needs ``secret``, the raw token). Both are cleared once composed.
+    sa.Column("template", sa.String(32), nullable=True, info={"since": 2}),
+    sa.Column("request_id", ID, nullable=True, info={"since": 2}),
+    sa.Column("secret", sa.Text, nullable=True, info={"since": 2}),
 )

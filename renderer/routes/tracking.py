@@ -7,7 +7,6 @@ was filed under, so later YAML changes never alter what it shows.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 from urllib.parse import quote
 
@@ -17,8 +16,8 @@ from starlette.routing import BaseRoute, Route
 
 from engine import rules
 from engine.model import Procedure, Workflow
-from engine.snapshot import procedure_from_snapshot
 from renderer import summary
+from renderer.acks import snapshot_procedure
 from renderer.errors import NotFound
 from renderer.security import read_form
 from renderer.templating import render
@@ -33,22 +32,6 @@ EVENT_LABELS = {
     "piece_added": "Pièce jointe ajoutée",
     "message": "Échange",
 }
-PROCEDURE_CACHE_SIZE = 256
-# (procedure id, version) -> the procedure rebuilt from its snapshot, least recent first.
-_PROCEDURES: OrderedDict[tuple[str, str], Procedure] = OrderedDict()
-
-
-def snapshot_procedure(tracked: store.TrackedRequest) -> Procedure:
-    """The procedure as it was when the request was filed (LRU per procedure version)."""
-    key = (tracked.procedure_id, tracked.version)
-    found = _PROCEDURES.get(key)
-    if found is None:
-        found = _PROCEDURES[key] = procedure_from_snapshot(tracked.snapshot)
-        if len(_PROCEDURES) > PROCEDURE_CACHE_SIZE:
-            _PROCEDURES.popitem(last=False)
-    else:
-        _PROCEDURES.move_to_end(key)
-    return found
 
 
 async def _tracked(request: Request) -> tuple[store.TrackedRequest, Procedure, Workflow]:

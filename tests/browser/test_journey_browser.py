@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from storage.db import connect
+from storage.outbox import compose_all
 from storage.tables import outbox
 from tests.renderer import journey
 from tests.renderer.conftest import EXAMPLE_PACK
@@ -70,9 +71,10 @@ def audit(page: Any, seen: list[str]) -> None:
     seen.append(page.url)
 
 
-async def _last_mail_text(db_url: str) -> str:
+async def _last_mail_text(db_url: str, composer: Any) -> str:
     db = await connect(db_url)
     try:
+        await compose_all(db, composer)  # as the mail worker's next round would
         row = await db.fetch_one(sa.select(outbox.c.text_body).order_by(outbox.c.id.desc()))
         assert row is not None
         return str(row["text_body"])
@@ -157,7 +159,8 @@ def test_journey_in_chromium(app_factory: Any, browser_page: Any) -> None:
 
         # Playwright's sync API owns this thread's event loop: query from another thread.
         with ThreadPoolExecutor(1) as pool:
-            mail = pool.submit(asyncio.run, _last_mail_text(app.state.settings.db_url)).result()
+            last = _last_mail_text(app.state.settings.db_url, app.state.compose_mail)
+            mail = pool.submit(asyncio.run, last).result()
         token = journey.tracking_token(mail)
         page.goto(f"{server.url}/suivi/{token}")
         assert "Suivi de la demande" in page.inner_text("h1")

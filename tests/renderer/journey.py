@@ -176,20 +176,24 @@ def errors_in(html: str) -> list[str]:
     return re.findall(r'class="error-message" id="e-([^"]+)">.*?</span>([^<]*)<', html)
 
 
-async def _outbox_rows(db: Any) -> list[dict[str, Any]]:
+async def _outbox_rows(db: Any, composer: Any) -> list[dict[str, Any]]:
     import sqlalchemy as sa
 
+    from storage.outbox import compose_all
     from storage.tables import outbox
 
+    await compose_all(db, composer)
     rows = await db.fetch_all(sa.select(outbox).order_by(outbox.c.id))
     return [dict(row) for row in rows]
 
 
 def outbox_mails(client: Any) -> list[dict[str, Any]]:
-    """Every queued mail (to_addr, subject, text_body, html_body...), oldest first."""
+    """Every queued mail (to_addr, subject, text_body, html_body...), oldest first; those
+    the worker composes are composed first, as its next round would."""
     from tests.renderer.conftest import run_in_app
 
-    return run_in_app(client, _outbox_rows, client.app.state.db)  # type: ignore[no-any-return]
+    state = client.app.state
+    return run_in_app(client, _outbox_rows, state.db, state.compose_mail)  # type: ignore[no-any-return]
 
 
 TRACKING_LINK = re.compile(r"https?://[^\s\"<>]+/suivi/([A-Za-z0-9_-]+)")

@@ -71,7 +71,10 @@ def test_acknowledgement_delivered_over_smtp_and_link_followed(
     )[1][:15]
 
     async def deliver(db: Any) -> int:
-        return await deliver_pending(db, SmtpSender(url), dt.datetime.now(dt.UTC))
+        # The app's worker round: composes the acknowledgement, then sends it.
+        now = dt.datetime.now(dt.UTC)
+        composer = client.app.state.compose_mail
+        return await deliver_pending(db, SmtpSender(url), now, composer=composer)
 
     run_in_app(client, deliver, client.app.state.db)
     assert inbox.arrived.wait(30), "no message reached the SMTP server"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from storage.db import Database
 from storage.outbox import Mail
-from storage.requests import NewRequest, Piece, QuotaClaim, StoredFile
+from storage.requests import NewRequest, Piece, QuotaClaim, StoredFile, get_request
 
 SNAPSHOT = {"id": "inscription-cantine", "title": "Inscription à la restauration scolaire"}
 
@@ -18,6 +21,7 @@ def new_request(quota: QuotaClaim | None = None, pieces: list[Piece] | None = No
         data={"enfant": {"nom": "Léa", "regime": "végétarien"}},
         pieces=pieces or [],
         quota=quota,
+        ack_to="zoe@example.org",
     )
 
 
@@ -29,9 +33,16 @@ def a_piece(sha: str) -> Piece:
     )
 
 
-def ack(reference: str, token: str) -> Mail:
+async def ack(db: Database, row: dict[str, Any]) -> Mail:
+    """A composer of acknowledgements (what `storage.outbox.Composer` gets: the row)."""
+    tracked = await get_request(db, row["request_id"])
+    assert tracked is not None and row["template"] == "ack"
+    return ack_mail(row["to_addr"], tracked.reference, row["secret"])
+
+
+def ack_mail(to: str, reference: str, token: str) -> Mail:
     return Mail(
-        to="zoe@example.org",
+        to=to,
         subject=f"Accusé de réception de votre demande {reference}",
         text=f"Votre demande {reference} est bien reçue. Suivi : /suivi/{token}",
         html=f"<p>Votre demande <strong>{reference}</strong> est bien reçue.</p>"

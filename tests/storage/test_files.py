@@ -13,7 +13,7 @@ from storage.drafts import save_draft
 from storage.files import FileStore, referenced_shas, sweep_files
 from storage.requests import submit
 from tests.storage.conftest import NOW
-from tests.storage.factories import a_piece, ack, new_request
+from tests.storage.factories import a_piece, new_request
 
 
 def test_put_is_content_addressed(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ async def test_sweep_keeps_referenced_and_recent_files(db: Database, tmp_path: P
     for sha in (in_request, in_draft, orphan):
         _age(store, sha, 3600)
 
-    await submit(db, new_request(pieces=[a_piece(in_request)]), NOW, ack)
+    await submit(db, new_request(pieces=[a_piece(in_request)]), NOW)
     documents = {"justificatif-domicile": [{"sha256": in_draft, "filename": "a.pdf"}]}
     await save_draft(db, "s", "cantine", "v1", {"documents": documents}, NOW)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from pathlib import Path
 
@@ -73,3 +74,34 @@ async def test_sqlite_file_is_wal_and_options_are_taken_from_the_url(tmp_path: P
 def test_unsupported_url_names_the_scheme() -> None:
     with pytest.raises(ValueError, match="Database URL scheme 'mysql' is not supported"):
         backend_of("mysql://localhost/guichet")
+
+
+async def test_version_2_adds_the_outbox_template_columns_to_a_version_1_database(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = await connect(db_url)
+    try:
+        monkeypatch.setattr("storage.migrations.MIGRATIONS", MIGRATIONS[:1])
+        assert await migrate(db) == [1]
+        outbox_v1 = next(t for t in tables_at(1) if t.name == "outbox")
+        row = {
+            "created_at": dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+            "message_id": "<1@guichet.local>",
+            "to_addr": "zoe@example.org",
+            "subject": "Sujet",
+            "text_body": "Texte",
+            "html_body": "<p>Texte</p>",
+            "attempts": 0,
+            "next_attempt_at": dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+        }
+        assert "template" not in outbox_v1.c
+        await db.execute(sa.insert(outbox_v1).values(row))
+        monkeypatch.setattr("storage.migrations.MIGRATIONS", MIGRATIONS)
+        assert await migrate(db) == [2]
+
+        stored = await db.fetch_one(sa.select(tables.outbox))
+        assert stored is not None
+        assert (stored["subject"], stored["text_body"]) == ("Sujet", "Texte")
+        assert (stored["template"], stored["request_id"], stored["secret"]) == (None, None, None)
+    finally:
+        await db.disconnect()

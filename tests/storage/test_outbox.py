@@ -16,6 +16,7 @@ from aiosmtpd.controller import Controller
 from storage import tables
 from storage.db import Database, as_utc
 from storage.outbox import (
+    ACK,
     Mail,
     MaildirSender,
     SmtpSender,
@@ -23,6 +24,7 @@ from storage.outbox import (
     deliver_pending,
     enqueue,
     pending_count,
+    queue_template,
     run_outbox_worker,
 )
 from tests.storage.conftest import NOW
@@ -238,3 +240,46 @@ def test_smtp_url_is_parsed() -> None:
     assert (sender.username, sender.password) == ("ana@mairie", "sécret")
     with pytest.raises(ValueError, match="SMTP URL 'http://x' is not valid"):
         SmtpSender("http://x")
+
+
+async def test_a_template_mail_is_composed_once_and_a_failed_composition_is_retried(
+    db: Database, tmp_path: Path
+) -> None:
+    # The acknowledgement is queued as a template; the worker composes it before sending.
+    await queue_template(db, ACK, 41, "zoé@example.org", "jeton-secret", NOW)
+    calls: list[dict[str, Any]] = []
+    broken = True
+
+    async def composer(db: Database, row: dict[str, Any]) -> Mail:
+        calls.append(row)
+        if broken:
+            raise RuntimeError("template error")
+        return MAIL
+
+    sender = MaildirSender(tmp_path)
+    assert await deliver_pending(db, sender, NOW, composer=composer) == 0
+    row = await outbox_row(db)
+    assert (row["attempts"], row["last_error"]) == (1, "RuntimeError: template error")
+    assert (row["template"], row["secret"], row["sent_at"]) == (ACK, "jeton-secret", None)
+
+    broken = False
+    later = NOW + backoff(1)
+    assert await deliver_pending(db, sender, later, composer=composer) == 1
+    [path] = tmp_path.glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
+    assert isinstance(message, EmailMessage)
+    assert_french_alternative(message)
+    assert [(c["request_id"], c["secret"], c["to_addr"]) for c in calls] == [
+        (41, "jeton-secret", "zoé@example.org")
+    ] * 2
+    row = await outbox_row(db)
+    assert (row["template"], row["secret"], row["subject"]) == (None, None, MAIL.subject)
+    assert as_utc(row["sent_at"]) == later
+
+
+async def test_a_template_mail_without_composer_stays_queued(db: Database) -> None:
+    await queue_template(db, ACK, 41, "zoe@example.org", "jeton-secret", NOW)
+    assert await deliver_pending(db, MaildirSender(Path("/nonexistent")), NOW) == 0
+    row = await outbox_row(db)
+    assert row["attempts"] == 1 and "no composer" in row["last_error"]
+    assert row["template"] == ACK and row["sent_at"] is None

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from storage import tables
 from storage.db import Database, connect
 from storage.drafts import load_draft, save_draft
-from storage.outbox import Mail
+from storage.outbox import compose_all
 from storage.requests import (
     Piece,
     QuotaClaim,
@@ -26,7 +26,7 @@ from storage.requests import (
     submit,
 )
 from tests.storage.conftest import NOW
-from tests.storage.factories import SNAPSHOT, a_piece, ack, new_request
+from tests.storage.factories import SNAPSHOT, a_piece, ack, ack_mail, new_request
 
 pytestmark = pytest.mark.anyio
 
@@ -49,7 +49,7 @@ async def count(db: Database, table: sa.Table) -> int:
 
 async def test_submit_stores_request_history_pieces_and_mail(db: Database) -> None:
     quota = QuotaClaim(period_key="2026", scope_key="", max=300)
-    done = await submit(db, new_request(quota, [a_piece(SHA)]), NOW, ack)
+    done = await submit(db, new_request(quota, [a_piece(SHA)]), NOW)
 
     assert done.reference == "DEM-2026-000001"
     tracked = await get_by_token(db, done.token)
@@ -64,39 +64,51 @@ async def test_submit_stores_request_history_pieces_and_mail(db: Database) -> No
         ("justificatif-domicile", [SHA])
     ]
     assert await quota_used(db, "inscription-cantine", "2026", "") == 1
+    # The acknowledgement is queued for the worker, with what it needs to compose it.
+    queued = await db.fetch_one(sa.select(tables.outbox))
+    assert queued is not None
+    assert (queued["template"], queued["request_id"], queued["secret"]) == (
+        "ack",
+        done.id,
+        done.token,
+    )
+    assert (queued["to_addr"], queued["sent_at"]) == ("zoe@example.org", None)
+    assert await compose_all(db, ack) == 1
     mail = await db.fetch_one(sa.select(tables.outbox))
     assert mail is not None
     assert mail["subject"] == "Accusé de réception de votre demande DEM-2026-000001"
     assert f"/suivi/{done.token}" in mail["text_body"]
+    assert (mail["template"], mail["secret"]) == (None, None)
 
 
 async def test_failure_inside_the_transaction_leaves_no_row_anywhere(db: Database) -> None:
-    def broken_ack(reference: str, token: str) -> Mail:
-        raise RuntimeError("template error")
-
+    # A file without its digest breaks the last insert of the submission (NOT NULL), after
+    # the quota, the reference, the request, its event and its piece.
+    no_digest = StoredFile(None, "a.pdf", "application/pdf", 1)  # type: ignore[arg-type]
+    broken = Piece("justificatif-domicile", "Justificatif", [no_digest])
     quota = QuotaClaim(period_key="2026", scope_key="", max=300)
-    with pytest.raises(RuntimeError, match="template error"):
-        await submit(db, new_request(quota, [a_piece(SHA)]), NOW, broken_ack)
+    with pytest.raises(Exception, match=r"(?i)null"):
+        await submit(db, new_request(quota, [a_piece(SHA), broken]), NOW)
 
     assert {t.name: await count(db, t) for t in WRITTEN_BY_SUBMIT} == {
         t.name: 0 for t in WRITTEN_BY_SUBMIT
     }
     # The reference counter was rolled back too: the next request gets number 1.
-    assert (await submit(db, new_request(), NOW, ack)).reference == "DEM-2026-000001"
+    assert (await submit(db, new_request(), NOW)).reference == "DEM-2026-000001"
 
 
 async def test_references_are_sequential_per_paris_year(db: Database) -> None:
-    refs = [(await submit(db, new_request(), NOW, ack)).reference for _ in range(3)]
+    refs = [(await submit(db, new_request(), NOW)).reference for _ in range(3)]
     # 23:30 UTC on 31 December is already 2027 in Paris.
     new_year = dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)
-    refs.append((await submit(db, new_request(), new_year, ack)).reference)
+    refs.append((await submit(db, new_request(), new_year)).reference)
     assert refs == ["DEM-2026-000001", "DEM-2026-000002", "DEM-2026-000003", "DEM-2027-000001"]
 
 
 async def test_concurrent_submits_get_unique_references(db_url: str, db: Database) -> None:
     others = [await connect(db_url + _small_pool(db_url)) for _ in range(10)]
     try:
-        done = await asyncio.gather(*(submit(o, new_request(), NOW, ack) for o in others))
+        done = await asyncio.gather(*(submit(o, new_request(), NOW) for o in others))
     finally:
         for other in others:
             await other.disconnect()
@@ -105,7 +117,7 @@ async def test_concurrent_submits_get_unique_references(db_url: str, db: Databas
 
 
 async def test_only_the_token_hash_is_stored(db: Database) -> None:
-    done = await submit(db, new_request(), NOW, lambda reference, token: None)
+    done = await submit(db, replace(new_request(), ack_to=None), NOW)
     assert len(done.token) >= 43  # 32 random bytes, base64url
     row = await db.fetch_one(sa.select(tables.requests))
     assert row is not None and row["token_hash"] == hash_token(done.token)
@@ -118,22 +130,22 @@ async def test_only_the_token_hash_is_stored(db: Database) -> None:
 
 async def test_quota_refuses_once_full(db: Database) -> None:
     quota = QuotaClaim(period_key="2026", scope_key="", max=2)
-    await submit(db, new_request(quota), NOW, ack)
-    await submit(db, new_request(quota), NOW, ack)
+    await submit(db, new_request(quota), NOW)
+    await submit(db, new_request(quota), NOW)
     with pytest.raises(QuotaReached):
-        await submit(db, new_request(quota), NOW, ack)
+        await submit(db, new_request(quota), NOW)
     assert await quota_used(db, "inscription-cantine", "2026", "") == 2
     assert await count(db, tables.requests) == 2
     # Another period or scope has its own counter.
-    await submit(db, new_request(QuotaClaim("2027", "", 2)), NOW, ack)
+    await submit(db, new_request(QuotaClaim("2027", "", 2)), NOW)
     assert await quota_used(db, "inscription-cantine", "2027", "") == 1
 
 
 async def test_quota_used_many_reads_several_counters_at_once(db: Database) -> None:
-    await submit(db, new_request(QuotaClaim("2026", "", 5)), NOW, ack)
-    await submit(db, new_request(QuotaClaim("2026", "", 5)), NOW, ack)
-    await submit(db, new_request(QuotaClaim("2026-W11", "", 5)), NOW, ack)
-    await submit(db, new_request(QuotaClaim("2026", "account:7", 5)), NOW, ack)
+    await submit(db, new_request(QuotaClaim("2026", "", 5)), NOW)
+    await submit(db, new_request(QuotaClaim("2026", "", 5)), NOW)
+    await submit(db, new_request(QuotaClaim("2026-W11", "", 5)), NOW)
+    await submit(db, new_request(QuotaClaim("2026", "account:7", 5)), NOW)
     wanted = [("inscription-cantine", "2026"), ("inscription-cantine", "2026-W11")]
     wanted += [("inscription-cantine", "2025"), ("autre", "2026")]
     used = await quota_used_many(db, wanted, "")
@@ -156,11 +168,11 @@ def _small_pool(url: str) -> str:
 async def test_quota_race_fifty_clients_one_place(db_url: str, db: Database) -> None:
     quota = QuotaClaim(period_key="2026", scope_key="", max=10)
     for _ in range(9):
-        await submit(db, new_request(quota), NOW, ack)
+        await submit(db, new_request(quota), NOW)
     clients = [await connect(db_url + _small_pool(db_url)) for _ in range(50)]
     try:
         results = await asyncio.gather(
-            *(submit(c, new_request(quota), NOW, ack) for c in clients),
+            *(submit(c, new_request(quota), NOW) for c in clients),
             return_exceptions=True,
         )
     finally:
@@ -174,7 +186,7 @@ async def test_quota_race_fifty_clients_one_place(db_url: str, db: Database) -> 
 
 
 async def test_cancel_is_conditional_on_the_current_state(db: Database) -> None:
-    done = await submit(db, new_request(), NOW, ack)
+    done = await submit(db, new_request(), NOW)
     later = NOW + dt.timedelta(hours=1)
     assert await cancel(db, done.id, from_state="deposee", to_state="annulee", now=later)
     assert not await cancel(db, done.id, from_state="deposee", to_state="annulee", now=later)
@@ -189,7 +201,7 @@ async def test_cancel_is_conditional_on_the_current_state(db: Database) -> None:
 
 
 async def test_add_event_appends_to_history(db: Database) -> None:
-    done = await submit(db, new_request(), NOW, ack)
+    done = await submit(db, new_request(), NOW)
     later = NOW + dt.timedelta(minutes=5)
     await add_event(
         db, done.id, "status", now=later, actor_kind="agent", actor_id=7, data={"to": "x"}
@@ -212,7 +224,7 @@ async def test_several_pieces_and_files_keep_their_order_and_no_mail_means_no_ou
         Piece("photo", "Photo d'identité", []),
         a_piece(SHA),
     ]
-    done = await submit(db, new_request(pieces=pieces), NOW, lambda reference, token: None)
+    done = await submit(db, replace(new_request(pieces=pieces), ack_to=None), NOW)
 
     tracked = await get_request(db, done.id)
     assert tracked is not None
@@ -226,10 +238,10 @@ async def test_several_pieces_and_files_keep_their_order_and_no_mail_means_no_ou
 
 async def test_a_refused_quota_takes_no_reference_number(db: Database) -> None:
     quota = QuotaClaim(period_key="2026", scope_key="", max=1)
-    assert (await submit(db, new_request(quota), NOW, ack)).reference == "DEM-2026-000001"
+    assert (await submit(db, new_request(quota), NOW)).reference == "DEM-2026-000001"
     with pytest.raises(QuotaReached):
-        await submit(db, new_request(quota), NOW, ack)
-    assert (await submit(db, new_request(), NOW, ack)).reference == "DEM-2026-000002"
+        await submit(db, new_request(quota), NOW)
+    assert (await submit(db, new_request(), NOW)).reference == "DEM-2026-000002"
 
 
 async def test_snapshot_is_known_stored_only_once_the_outer_transaction_commits(
@@ -237,23 +249,27 @@ async def test_snapshot_is_known_stored_only_once_the_outer_transaction_commits(
 ) -> None:
     with pytest.raises(RuntimeError, match="after submit"):
         async with db.transaction():
-            await submit(db, new_request(), NOW, ack)
+            await submit(db, new_request(), NOW)
             assert db.known == set()
             raise RuntimeError("after submit")
     assert db.known == set()
     # Had the rolled back snapshot been memoised, this would skip it and break the foreign key.
-    done = await submit(db, new_request(), NOW, ack)
+    done = await submit(db, new_request(), NOW)
     tracked = await get_request(db, done.id)
     assert tracked is not None and tracked.snapshot == SNAPSHOT
     assert db.known == {("definition_version", "inscription-cantine", "0123456789abcdef")}
 
 
-async def test_the_acknowledgement_is_stored_as_composed_with_its_reference(db: Database) -> None:
-    done = await submit(db, new_request(), NOW, ack)
+async def test_the_acknowledgement_is_composed_with_its_reference_and_token(
+    db: Database,
+) -> None:
+    done = await submit(db, new_request(), NOW)
+    assert await compose_all(db, ack) == 1
+    assert await compose_all(db, ack) == 0  # composed once
 
     mail = await db.fetch_one(sa.select(tables.outbox))
     assert mail is not None
-    expected = ack(done.reference, done.token)
+    expected = ack_mail("zoe@example.org", done.reference, done.token)
     assert (mail["subject"], mail["text_body"], mail["html_body"]) == (
         expected.subject,
         expected.text,
@@ -263,8 +279,9 @@ async def test_the_acknowledgement_is_stored_as_composed_with_its_reference(db: 
 
 async def test_references_widen_past_six_digits(db: Database) -> None:
     await db.execute(tables.reference_counters.insert().values(year=2026, last=999_998))
-    refs = [(await submit(db, new_request(), NOW, ack)).reference for _ in range(2)]
+    refs = [(await submit(db, new_request(), NOW)).reference for _ in range(2)]
     assert refs == ["DEM-2026-999999", "DEM-2026-1000000"]
+    await compose_all(db, ack)
     mail = await db.fetch_all(sa.select(tables.outbox.c.subject).order_by(tables.outbox.c.id))
     assert [m["subject"].rsplit(" ", 1)[1] for m in mail] == refs
 
@@ -277,9 +294,9 @@ async def test_the_draft_goes_with_its_request_and_stays_when_the_quota_refuses(
         await save_draft(db, session, proc, "v", {"step": session}, NOW)
     quota = QuotaClaim(period_key="2026", scope_key="", max=1)
 
-    await submit(db, replace(new_request(quota), draft_session="s1"), NOW, ack)
+    await submit(db, replace(new_request(quota), draft_session="s1"), NOW)
     with pytest.raises(QuotaReached):
-        await submit(db, replace(new_request(quota), draft_session="s2"), NOW, ack)
+        await submit(db, replace(new_request(quota), draft_session="s2"), NOW)
 
     assert await load_draft(db, "s1", proc) is None
     kept = await load_draft(db, "s2", proc)
@@ -288,8 +305,8 @@ async def test_the_draft_goes_with_its_request_and_stays_when_the_quota_refuses(
 
 
 async def test_a_definition_snapshot_is_read_once_per_version(db_url: str, db: Database) -> None:
-    first = await submit(db, new_request(), NOW, ack)
-    second = await submit(db, new_request(), NOW, ack)
+    first = await submit(db, new_request(), NOW)
+    second = await submit(db, new_request(), NOW)
     tracked = await get_by_token(db, first.token)
     assert tracked is not None and tracked.snapshot == SNAPSHOT
     # Snapshot rows never change; were one changed behind the driver's back, the copy in
