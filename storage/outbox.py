@@ -16,10 +16,11 @@ tracking link, a bearer secret whose hash alone the database may keep (``request
 Composed by the worker. A submission queues its acknowledgement as a *template* row
 (`queue_template`: ``template`` "ack", ``request_id``, and the raw tracking token in
 ``secret``) in its own transaction, and the worker composes it from the stored request just
-before the first attempt (`Composer`, given by the portal), then writes the composed mail
-into the row and clears ``template`` and ``secret``, so that later attempts send the very
-same message. Composing (~0.1 ms of CPU) thus leaves the citizen's submission; a composer
-that fails counts as a failed attempt, retried with the same backoff, and loses nothing.
+before sending it (`Composer`, given by the portal). If that send fails, the composed mail is
+written into the row, ``template`` and ``secret`` cleared, so that the retries send the very
+same message; a sent one keeps its envelope only, like any other. Composing (~0.1 ms of CPU)
+thus leaves the citizen's submission; a composer that fails counts as a failed attempt,
+retried with the same backoff, and loses nothing.
 """
 
 from __future__ import annotations
@@ -255,8 +256,11 @@ SENT = Statement(
         claimed_until=None,
         attempts=sa.bindparam("attempts", type_=sa.Integer),
         last_error=None,
+        # The envelope is kept (composed, for a template row); the bodies and secret go.
+        **binds("to_addr", "sender", "reply_to", "subject"),
         text_body="",
         html_body="",
+        template=None,
         secret=None,
     )
 )
@@ -292,14 +296,12 @@ async def _claim(db: Database, row_id: int, now: dt.datetime) -> dict[str, Any] 
     return await db.fetch_one(CLAIM, {"row_id": row_id, "now": now, "until": now + LEASE})
 
 
-async def compose(db: Database, row: dict[str, Any], composer: Composer | None) -> dict[str, Any]:
-    """``row`` with its mail composed and stored, if it was a template row."""
-    if row["template"] is None:
-        return row
+async def _composed(db: Database, row: dict[str, Any], composer: Composer | None) -> dict[str, Any]:
+    """The composed columns of a template row."""
     if composer is None:
         raise LookupError(f"no composer for the {row['template']!r} mail {row['id']}")
     mail = await composer(db, row)
-    composed = {
+    return {
         "to_addr": mail.to,
         "sender": mail.sender,
         "reply_to": mail.reply_to,
@@ -307,6 +309,13 @@ async def compose(db: Database, row: dict[str, Any], composer: Composer | None) 
         "text_body": mail.text,
         "html_body": mail.html,
     }
+
+
+async def compose(db: Database, row: dict[str, Any], composer: Composer | None) -> dict[str, Any]:
+    """``row`` with its mail composed and stored, if it was a template row."""
+    if row["template"] is None:
+        return row
+    composed = await _composed(db, row, composer)
     await db.execute(COMPOSED, {"row_id": row["id"], **composed})
     return {**row, **composed, "template": None, "secret": None}
 
@@ -322,9 +331,14 @@ async def compose_all(db: Database, composer: Composer) -> int:
 async def _deliver_one(
     db: Database, sender: Sender, row: dict[str, Any], now: dt.datetime, composer: Composer | None
 ) -> bool:
+    """Compose (a template row), send, record. The composed mail is written only when the
+    send fails, so that the retries send the same message; a sent one keeps its envelope."""
     attempts = row["attempts"] + 1
+    composed = None
     try:
-        row = await compose(db, row, composer)
+        if row["template"] is not None:
+            composed = await _composed(db, row, composer)
+            row = {**row, **composed}
         await sender.send(build_message(row, _sender_address(sender)))
     except Exception as exc:  # any failure is recorded and retried later
         logger.warning(
@@ -332,9 +346,13 @@ async def _deliver_one(
         )
         error = f"{type(exc).__name__}: {exc}"[:2000]
         values = {"row_id": row["id"], "attempts": attempts, "error": error}
-        await db.execute(FAILED, {**values, "next_at": now + backoff(attempts)})
+        async with db.transaction():
+            if composed is not None:
+                await db.execute(COMPOSED, {"row_id": row["id"], **composed})
+            await db.execute(FAILED, {**values, "next_at": now + backoff(attempts)})
         return False
-    await db.execute(SENT, {"row_id": row["id"], "now": now, "attempts": attempts})
+    envelope = {k: row[k] for k in ("to_addr", "sender", "reply_to", "subject")}
+    await db.execute(SENT, {"row_id": row["id"], "now": now, "attempts": attempts, **envelope})
     return True
 
 

@@ -283,3 +283,36 @@ async def test_a_template_mail_without_composer_stays_queued(db: Database) -> No
     row = await outbox_row(db)
     assert row["attempts"] == 1 and "no composer" in row["last_error"]
     assert row["template"] == ACK and row["sent_at"] is None
+
+
+async def test_a_composed_mail_whose_send_failed_is_resent_as_composed(db: Database) -> None:
+    await queue_template(db, ACK, 41, "zoé@example.org", "jeton-secret", NOW)
+    calls = 0
+
+    async def composer(db: Database, row: dict[str, Any]) -> Mail:
+        nonlocal calls
+        calls += 1
+        return MAIL
+
+    class Flaky:
+        """Refuses the first message, accepts the next ones."""
+
+        def __init__(self) -> None:
+            self.tries = 0
+            self.sent: list[EmailMessage] = []
+
+        async def send(self, message: EmailMessage) -> None:
+            self.tries += 1
+            if self.tries == 1:
+                raise ConnectionRefusedError("down")
+            self.sent.append(message)
+
+    sender = Flaky()
+    assert await deliver_pending(db, sender, NOW, composer=composer) == 0
+    row = await outbox_row(db)
+    assert (row["template"], row["secret"], row["text_body"]) == (None, None, MAIL.text)
+    assert await deliver_pending(db, sender, NOW + backoff(1), composer=composer) == 1
+    assert calls == 1  # the retry sent what was composed, without composing again
+    assert_french_alternative(sender.sent[0])
+    row = await outbox_row(db)
+    assert (row["subject"], row["to_addr"], row["text_body"]) == (MAIL.subject, MAIL.to, "")
