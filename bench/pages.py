@@ -587,13 +587,38 @@ bare page over the round's runs: the form step GET's 60 % target is at or above 
 app's fixed cost per page (session cookie, security headers, middleware) leaves here, on
 either database.
 
-Where the next microseconds are, measured but not done: the acknowledgement (~45 us of a
-submission in the app, on the faster machine) could be composed by the mail worker from the stored
-request rather than inside the submission; SQLite's own work (~0.2 ms a submission, the
-statements and the shared COMMIT) runs on the event loop's thread, and could run in a
-writer thread (sqlite3 releases the GIL inside SQLite) at the price of a thread hop per
-transaction; the confirmation's flash kept server-side instead of in the cookie (~30 us
-through uvicorn). None of them closes the gap to 25 % alone.
+What the fifth round did (2026-11-29, a later session; the bare page at 7,000-7,100 req/s).
+At its start (one run of this script): SQLite procedure page 53 %, form step GET 54 %,
+step POST 30 %, submission 17 % (1,230 req/s), tracking 27 %; PostgreSQL 53 %, 50 %, 26 %,
+18 % (1,170 req/s), 21 %; deliveries 2.54 ms (SQLite) and 2.99 ms (PostgreSQL) of CPU per
+mail. The tables above are its end.
+
+- **The acknowledgement is composed by the mail worker** (`renderer/acks.py`,
+  `storage.outbox`), from the stored request, just before it is sent: the submission queues
+  a template row (the request's id and its tracking token) in its transaction or statement.
+  In-process, alternating batches of 100 submissions in one process: 628 -> 512 us per
+  submission on SQLite. Through uvicorn, the server's CPU per submission read from /proc
+  (500 submissions, 8 clients, the code before and after run in turn, twice): SQLite
+  720-800 -> 620-660 us, PostgreSQL 680-840 -> 540-600 us. Over this round's three runs of
+  this script the submission read 17 %, 19 % and 21 % on SQLite and 23 % and 19 % on
+  PostgreSQL: the machine's noise is as large as the gain, hence the /proc figures. The
+  cost moved to the worker (its line under each table: composing reads the request, its
+  pieces and events, ~0.3-0.5 ms more per mail); a mail that is sent is not written twice
+  (the composed mail is stored only when its send fails, for the retries).
+
+What limits the figures now. Through uvicorn the app's own work costs about twice what the
+same ASGI calls cost in a tight in-process loop (py-spy over the server: the draft SELECT
+~26 us against ~11 us in-process), so a microsecond saved in the app is worth about two.
+The form step GET is ~69 us in-process (the bare page ~21 us); our security headers cost
+h11 ~9 us per response to validate and the session cookie ~3.5 us to parse; what is left
+is spread thin (draft load ~11 us, no other item above ~5 us). The SQLite submission is
+~510 us in-process: SQLite's own statements ~140 us (eight statements and the shared
+COMMIT, on the event loop's thread), the rest spread over form parsing, the draft load,
+the stamps check, visibility, the session's re-signing for the confirmation and the
+response. Running SQLite's work in a writer thread (sqlite3 releases the GIL inside
+SQLite) would take most of those ~140 us off the loop, but only if a whole transaction runs
+there in one hop (one hop per statement costs the loop as much as it saves), which means
+every write of the SQLite driver going through that thread: not done.
 
 With `httptools` and `uvloop` installed (uvicorn's "standard" extras; measured at the
 start of this round, before its changes; not shipped), every page gets faster (form step

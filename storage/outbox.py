@@ -278,7 +278,12 @@ FAILED = Statement(
 
 COMPOSED = Statement(
     outbox.update()
-    .where(outbox.c.id == sa.bindparam("row_id"))
+    # Never a row already sent (its bodies are blanked) or composed by someone else.
+    .where(
+        outbox.c.id == sa.bindparam("row_id"),
+        outbox.c.sent_at.is_(None),
+        outbox.c.template.is_not(None),
+    )
     .values(
         **binds("to_addr", "sender", "reply_to", "subject", "text_body", "html_body"),
         template=None,
@@ -321,7 +326,8 @@ async def compose(db: Database, row: dict[str, Any], composer: Composer | None) 
 
 
 async def compose_all(db: Database, composer: Composer) -> int:
-    """Compose every unsent template row now, without sending; returns how many."""
+    """Compose every unsent template row now, without sending; returns how many (for tests
+    and tools that read queued mail: the worker composes as it sends)."""
     rows = await db.fetch_all(TEMPLATED)
     for row in rows:
         await compose(db, row, composer)

@@ -14,7 +14,9 @@ latest version; on SQLite ``BEGIN IMMEDIATE`` serialises writers. Either way the
 never be exceeded, without counting requests. The reference counter is the same kind of
 upsert. Hot statements are module-level `Statement` objects, compiled once per backend.
 
-Tracking token: ``secrets.token_urlsafe(32)`` (256 bits); only its SHA-256 is stored.
+Tracking token: ``secrets.token_urlsafe(32)`` (256 bits); the request keeps only its
+SHA-256. The token itself stays in the acknowledgement's outbox row until that mail is sent
+(then it is cleared with the mail's bodies): the mail must carry the link.
 """
 
 from __future__ import annotations
