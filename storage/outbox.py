@@ -100,17 +100,24 @@ async def enqueue(db: Database, mail: Mail, now: dt.datetime) -> int:
     return int(await db.fetch_val(ENQUEUE, enqueue_values(mail, now)))
 
 
-def enqueue_values(mail: Mail, now: dt.datetime) -> dict[str, Any]:
-    """The outbox row of ``mail`` (without ``attempts``, 0), with a fresh Message-ID."""
+def mail_columns(mail: Mail) -> dict[str, Any]:
+    """The outbox columns that hold ``mail`` itself."""
     return {
-        "created_at": now,
-        "message_id": make_msgid(domain="guichet.local"),
         "to_addr": mail.to,
         "sender": mail.sender,
         "reply_to": mail.reply_to,
         "subject": mail.subject,
         "text_body": mail.text,
         "html_body": mail.html,
+    }
+
+
+def enqueue_values(mail: Mail, now: dt.datetime) -> dict[str, Any]:
+    """The outbox row of ``mail`` (without ``attempts``, 0), with a fresh Message-ID."""
+    return {
+        "created_at": now,
+        "message_id": make_msgid(domain="guichet.local"),
+        **mail_columns(mail),
         "next_attempt_at": now,
     }
 
@@ -305,15 +312,7 @@ async def _composed(db: Database, row: dict[str, Any], composer: Composer | None
     """The composed columns of a template row."""
     if composer is None:
         raise LookupError(f"no composer for the {row['template']!r} mail {row['id']}")
-    mail = await composer(db, row)
-    return {
-        "to_addr": mail.to,
-        "sender": mail.sender,
-        "reply_to": mail.reply_to,
-        "subject": mail.subject,
-        "text_body": mail.text,
-        "html_body": mail.html,
-    }
+    return mail_columns(await composer(db, row))
 
 
 async def compose(db: Database, row: dict[str, Any], composer: Composer | None) -> dict[str, Any]:
