@@ -1,9 +1,9 @@
 """The acknowledgement, composed by the mail worker from the stored request.
 
 A submission queues its acknowledgement as a template row of the outbox (`storage.outbox`);
-the worker composes it with `composer` just before its first delivery attempt. It is built
-from what was stored, exactly as the tracking page shows it: the request's applicant,
-answers, pieces and appointment, read with the procedure of its definition version.
+the worker composes it with `composer` as it sends it. It is built from what was stored,
+exactly as the tracking page shows it: the request's applicant, answers, pieces and
+appointment, read with the procedure of its definition version.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def composer(pack: Pack, base_url: str, mail_from: str = "") -> Composer:
         return mail.compose_ack(
             portal=pack.portal,
             proc=proc,
-            applicant={**tracked.applicant, "courriel": row["to_addr"]},
+            applicant=tracked.applicant,
             shown=rules.visibility(proc, tracked.data),
             documents=documents,
             appointment=tracked.appointment,

@@ -3,9 +3,9 @@
 `storage.requests.submit` writes a quota claim, a reference, the request, its first event,
 its pieces and their files, the definition snapshot (if new), the acknowledgement (a
 template row of the outbox, composed later by the mail worker), and deletes the draft the
-request came from. With a statement per row that was a dozen round
-trips between BEGIN and COMMIT, and the year's reference counter row, locked from its claim
-to the COMMIT, made every other submission of the year wait for all of them.
+request came from. With a statement per row that was a dozen round trips between BEGIN and
+COMMIT, and the year's reference counter row, locked from its claim to the COMMIT, made
+every other submission of the year wait for all of them.
 
 Here it is a single statement, a chain of data-modifying CTEs, sent outside any transaction
 (or inside the caller's, if there is one); a single statement is atomic on its own, so the
