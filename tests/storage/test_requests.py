@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 from storage import tables
 from storage.db import Database, connect
 from storage.drafts import load_draft, save_draft
-from storage.outbox import compose_all
+from storage.outbox import MaildirSender, compose_all, deliver_pending
 from storage.requests import (
     Piece,
     QuotaClaim,
@@ -320,3 +321,15 @@ async def test_a_definition_snapshot_is_read_once_per_version(db_url: str, db: D
         assert fresh is not None and fresh.snapshot == {"other": 1}
     finally:
         await elsewhere.disconnect()
+
+
+async def test_once_the_acknowledgement_is_sent_the_token_is_stored_nowhere(
+    db: Database, tmp_path: Path
+) -> None:
+    done = await submit(db, new_request(), NOW)
+    assert await deliver_pending(db, MaildirSender(tmp_path), NOW, composer=ack) == 1
+    [sent] = tmp_path.glob("*.eml")
+    assert f"/suivi/{done.token}" in sent.read_text()
+    for table in tables.metadata.sorted_tables:
+        for stored in await db.fetch_all(sa.select(table)):
+            assert all(done.token not in str(value) for value in stored.values()), table.name
