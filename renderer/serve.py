@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 import textwrap
@@ -74,6 +75,14 @@ def resolve_port(args: argparse.Namespace) -> int:
         raise SettingsError(f"Setting PORT has value {port!r}. Not a valid integer.") from None
 
 
+def served_settings(settings: Settings, host: str, port: int) -> Settings:
+    """``settings`` for serving at ``host:port``: unless GUICHET_BASE_URL is set, the links
+    of the emails point to that address (``PORT=8080 make run`` mails links to port 8080)."""
+    if os.environ.get("GUICHET_BASE_URL"):
+        return settings
+    return dataclasses.replace(settings, base_url=f"http://{host}:{port}")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Serve the portal with uvicorn, one process."""
     import uvicorn
@@ -89,6 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     host = getattr(args, "host", None) or "127.0.0.1"
+    settings = served_settings(settings, host, port)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     if getattr(args, "reload", False):
         # Development: uvicorn re-imports the app factory in a child process on code changes.

@@ -74,7 +74,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "GUICHET_BASE_URL",
         "http://127.0.0.1:8000",
-        "Public address of the portal, used in the links of emails.",
+        "Public address of the portal, used in the links of emails. "
+        "Unset, `guichet run` uses its own host and port.",
     ),
     Setting(
         "GUICHET_DRAFT_TTL_HOURS", "48", "Hours after which an untouched draft is dropped.", "int"

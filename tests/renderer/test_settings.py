@@ -163,3 +163,16 @@ def test_run_refuses_invalid_definitions(
     err = capsys.readouterr().err
     assert err.startswith("error: the definitions have 1 problem(s); not starting:\n")
     assert "requierd" in err
+
+
+def test_run_links_the_emails_to_its_own_port_unless_the_base_url_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GUICHET_BASE_URL", raising=False)
+    served = serve.served_settings(Settings(), "127.0.0.1", 8766)
+    assert served.base_url == "http://127.0.0.1:8766"
+    monkeypatch.setenv("GUICHET_BASE_URL", "https://demarches.belval.fr")
+    settings = Settings.from_env()
+    assert serve.served_settings(settings, "127.0.0.1", 8766).base_url == (
+        "https://demarches.belval.fr"
+    )
