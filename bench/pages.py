@@ -22,7 +22,9 @@ warm-up of a fifth of its requests, with the same C; each figure bounded by a ti
 - tracking page: ``/suivi/<token>`` of submitted requests.
 Each figure is measured side by side with the bare page, R rounds (default 3) of "bare
 page, then the page"; the report gives the median rate and the median of the rounds'
-ratios, so that a slow moment of this shared machine moves both sides of a ratio.
+ratios, so that a slow moment of this shared machine moves both sides of a ratio, and the
+median ratio of the two servers' CPU time per request (from /proc), which other tenants of
+the machine move less.
 ``docs/performance.md``'s "Serving pages" section is rewritten with them (unless
 --no-write).
 """
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import re
@@ -317,23 +320,61 @@ async def _tokens(db_url: str) -> list[str]:
         await db.disconnect()
 
 
+def server_cpu(pid: int) -> float | None:
+    """CPU seconds used so far by the threads of process ``pid`` (Linux: the nanoseconds of
+    /proc/<pid>/task/*/schedstat; /proc/<pid>/stat counts in 10 ms ticks)."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+                total += int((task / "schedstat").read_text().split()[0])
+    except OSError:
+        return None
+    return total / 1e9
+
+
+def measure_cpu(
+    pid: int, port: int, requests: list[bytes], concurrency: int, expected: int
+) -> tuple[float, float | None]:
+    """(requests/s, the server's CPU seconds per request, None where /proc is missing)."""
+    before = server_cpu(pid)
+    rate = measure(port, requests, concurrency, expected)
+    after = server_cpu(pid)
+    if before is None or after is None:
+        return rate, None
+    return rate, (after - before) / len(requests)
+
+
 def side_by_side(
-    bare: tuple[int, list[bytes]],
-    page: tuple[int, list[list[bytes]]],
+    bare: tuple[int, int, list[bytes]],
+    page: tuple[int, int, list[list[bytes]]],
     concurrency: int,
     expected: int,
-) -> tuple[float, float, float]:
-    """(bare rate, page rate, ratio): each round measures the bare page, then the page
-    (its own request list per round); the medians over the rounds, so that a slow moment of
-    this shared machine moves both sides of a ratio instead of one."""
-    bare_port, bare_requests = bare
-    port, rounds = page
-    bare_rates, page_rates, ratios = [], [], []
+) -> tuple[float, float, float, float | None]:
+    """(bare rate, page rate, ratio, CPU ratio): each round measures the bare page, then the
+    page (its own request list per round); the medians over the rounds, so that a slow
+    moment of this shared machine moves both sides of a ratio instead of one. The CPU ratio
+    is the bare page's server CPU per request over the page's: what the throughput ratio
+    would be were both servers CPU-bound alone on their core, which moves less when other
+    work shares the machine (None without /proc)."""
+    bare_pid, bare_port, bare_requests = bare
+    pid, port, rounds = page
+    bare_rates, page_rates, ratios, cpu_ratios = [], [], [], []
     for requests in rounds:
-        bare_rates.append(measure(bare_port, bare_requests, concurrency, 200))
-        page_rates.append(measure(port, requests, concurrency, expected))
+        rate, bare_cpu = measure_cpu(bare_pid, bare_port, bare_requests, concurrency, 200)
+        bare_rates.append(rate)
+        rate, page_cpu = measure_cpu(pid, port, requests, concurrency, expected)
+        page_rates.append(rate)
         ratios.append(page_rates[-1] / bare_rates[-1])
-    return statistics.median(bare_rates), statistics.median(page_rates), statistics.median(ratios)
+        if bare_cpu and page_cpu:
+            cpu_ratios.append(bare_cpu / page_cpu)
+    cpu_ratio = statistics.median(cpu_ratios) if len(cpu_ratios) == len(rounds) else None
+    return (
+        statistics.median(bare_rates),
+        statistics.median(page_rates),
+        statistics.median(ratios),
+        cpu_ratio,
+    )
 
 
 def bench_database(label: str, db_url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -342,7 +383,7 @@ def bench_database(label: str, db_url: str, args: argparse.Namespace) -> dict[st
     pack = load_pack([ROOT / "definitions"])
     pairs = _pairs_for_step(pack, dt.date.today())
     n, c, rounds = args.requests, args.concurrency, args.rounds
-    rows: list[tuple[str, float, float, float | None]] = []
+    rows: list[tuple[str, float, float, float | None, float | None]] = []
     bare_rates: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         portal, port = start_portal(db_url, Path(tmp))
@@ -366,9 +407,11 @@ def bench_database(label: str, db_url: str, args: argparse.Namespace) -> dict[st
             ) -> None:
                 """Warm up with a fifth of the first list, then measure side by side."""
                 measure(port, requests[0][: max(len(requests[0]) // 5, c)], c, expected)
-                b, rate, ratio = side_by_side((bare_port, bare_req), (port, requests), c, expected)
+                b, rate, ratio, cpu = side_by_side(
+                    (bare.pid, bare_port, bare_req), (portal.pid, port, requests), c, expected
+                )
                 bare_rates.append(b)
-                rows.append((name, rate, ratio, target))
+                rows.append((name, rate, ratio, cpu, target))
 
             page_path = f"/demarches/{PROC}"
             plain = [request_bytes(port, "GET", page_path, sessions[i % c][0]) for i in range(n)]
@@ -404,9 +447,11 @@ def bench_database(label: str, db_url: str, args: argparse.Namespace) -> dict[st
             ]
             measure(port, submits[:warm], c, 303)
             per_round = [submits[warm + k * count : warm + (k + 1) * count] for k in range(rounds)]
-            b, rate, ratio = side_by_side((bare_port, bare_req), (port, per_round), c, 303)
+            b, rate, ratio, cpu = side_by_side(
+                (bare.pid, bare_port, bare_req), (portal.pid, port, per_round), c, 303
+            )
             bare_rates.append(b)
-            rows.append(("submission (récapitulatif POST)", rate, ratio, 0.25))
+            rows.append(("submission (récapitulatif POST)", rate, ratio, cpu, 0.25))
             tokens = asyncio.run(_tokens(db_url))
             tracks = [
                 request_bytes(port, "GET", f"/suivi/{tokens[i % len(tokens)]}") for i in range(n)
@@ -653,7 +698,10 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"{time.strftime('%Y-%m-%d')}). The bare page is a Starlette app rendering a static "
         "Jinja2 template of the same byte size as the form step page. Each round measures the "
         "bare page, then the page; a figure is the median rate and the median of the rounds' "
-        "ratios.",
+        "ratios. The ratio by server CPU divides the bare server's CPU time per request (read "
+        "from /proc, all its threads) by the portal's, each round, median: the same ratio were "
+        "both servers CPU-bound alone on a core, and steadier when other work shares the "
+        "machine.",
         "",
     ]
     for r in results:
@@ -662,12 +710,13 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             "",
             f"Bare page ({r['size']} bytes): {r['bare']:.0f} req/s (median).",
             "",
-            "| page | req/s | ratio to bare | target |",
-            "| --- | ---: | ---: | ---: |",
+            "| page | req/s | ratio to bare | ratio by server CPU | target |",
+            "| --- | ---: | ---: | ---: | ---: |",
         ]
-        for name, rate, ratio, target in r["rows"]:
+        for name, rate, ratio, cpu, target in r["rows"]:
             goal = f">= {target:.0%}" if target else ""
-            lines.append(f"| {name} | {rate:.0f} | {ratio:.0%} | {goal} |")
+            by_cpu = f"{cpu:.0%}" if cpu is not None else "n/a"
+            lines.append(f"| {name} | {rate:.0f} | {ratio:.0%} | {by_cpu} | {goal} |")
         mails, seconds, cpu = r["delivery"]
         lines += [
             "",
