@@ -644,12 +644,20 @@ mail. The tables above are its end.
   In-process, alternating batches of 100 submissions in one process: 628 -> 512 us per
   submission on SQLite. Through uvicorn, the server's CPU per submission read from /proc
   (500 submissions, 8 clients, the code before and after run in turn, twice): SQLite
-  720-800 -> 620-660 us, PostgreSQL 680-840 -> 540-600 us. Over this round's three runs of
-  this script the submission read 17 %, 19 % and 21 % on SQLite and 23 % and 19 % on
-  PostgreSQL: the machine's noise is as large as the gain, hence the /proc figures. The
-  cost moved to the worker (its line under each table: composing reads the request, its
-  pieces and events, ~0.3-0.5 ms more per mail); a mail that is sent is not written twice
-  (the composed mail is stored only when its send fails, for the retries).
+  720-800 -> 620-660 us, PostgreSQL 680-840 -> 540-600 us. Over this round's four runs of
+  this script the submission read 17 %, 19 %, 21 % and 19 % on SQLite and 23 %, 19 % and
+  22 % on PostgreSQL: the machine's noise is as large as the gain, hence the /proc
+  figures. The cost moved to the worker (its line under each table: 3.7-3.9 ms of CPU per
+  mail in this round's last runs, 2.5-3.0 before; a profile of 300 deliveries puts the
+  composing, with the reads of the request, its pieces and history, at about a seventh of
+  a delivery, the `email` package's message building at about half); a mail that is sent
+  is not written twice (the composed mail is stored only when its send fails, for the
+  retries).
+- **The tables give each ratio twice**: by throughput, as before, and by the servers' CPU
+  time per request (nanoseconds of /proc/<pid>/task/*/schedstat, both servers, the same
+  rounds). Both servers run CPU-bound, so the two agree within a few points when the
+  machine is quiet; the CPU ratio moves less when other work shares the machine, and a
+  change's effect can be read from it in one run.
 
 What limits the figures now. Through uvicorn the app's own work costs about twice what the
 same ASGI calls cost in a tight in-process loop (py-spy over the server: the draft SELECT
