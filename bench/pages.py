@@ -655,9 +655,10 @@ mail. The tables above are its end.
   retries).
 - **The tables give each ratio twice**: by throughput, as before, and by the servers' CPU
   time per request (nanoseconds of /proc/<pid>/task/*/schedstat, both servers, the same
-  rounds). Both servers run CPU-bound, so the two agree within a few points when the
-  machine is quiet; the CPU ratio moves less when other work shares the machine, and a
-  change's effect can be read from it in one run.
+  rounds). Both servers run CPU-bound, so the two agree (within 2 points in the tables
+  above); the CPU ratio does not depend on how the machine's cores are shared at that
+  moment, only on what each request costs, so it should move less between runs (one run
+  so far: to be confirmed by the next ones).
 
 What limits the figures now. Through uvicorn the app's own work costs about twice what the
 same ASGI calls cost in a tight in-process loop (py-spy over the server: the draft SELECT
