@@ -656,9 +656,9 @@ mail. The tables above are its end.
 - **The tables give each ratio twice**: by throughput, as before, and by the servers' CPU
   time per request (nanoseconds of /proc/<pid>/task/*/schedstat, both servers, the same
   rounds). Both servers run CPU-bound, so the two agree (within 2 points in the tables
-  above); the CPU ratio does not depend on how the machine's cores are shared at that
-  moment, only on what each request costs, so it should move less between runs (one run
-  so far: to be confirmed by the next ones).
+  above); the CPU ratio depends less on how the machine's cores are shared at that moment
+  (a server waiting for a core costs it no CPU time), so it should move less between runs
+  (one run so far: to be confirmed by the next ones).
 
 What limits the figures now. Through uvicorn the app's own work costs about twice what the
 same ASGI calls cost in a tight in-process loop (py-spy over the server: the draft SELECT
