@@ -656,9 +656,12 @@ mail. The tables above are its end.
 - **The tables give each ratio twice**: by throughput, as before, and by the servers' CPU
   time per request (nanoseconds of /proc/<pid>/task/*/schedstat, both servers, the same
   rounds). Both servers run CPU-bound, so the two agree (within 2 points in the tables
-  above); the CPU ratio depends less on how the machine's cores are shared at that moment
-  (a server waiting for a core costs it no CPU time), so it should move less between runs
-  (one run so far: to be confirmed by the next ones).
+  above). The CPU ratio was meant to move less between runs (a server waiting for a core
+  costs it no CPU time), but it does not: a second run (`--no-write`) gave form step GET
+  56 % by CPU (58 % by throughput) on SQLite and 43 % (44 %) on PostgreSQL, submission
+  18 % (18 %) and 21 % (20 %). The noise is in what a request costs on this shared
+  machine (caches, clock, the neighbour on the other hyperthread), not only in how the
+  cores are shared. The column stays as a check that both servers run CPU-bound.
 
 What limits the figures now. Through uvicorn the app's own work costs about twice what the
 same ASGI calls cost in a tight in-process loop (py-spy over the server: the draft SELECT
