@@ -644,10 +644,10 @@ mail. The tables above are its end.
   In-process, alternating batches of 100 submissions in one process: 628 -> 512 us per
   submission on SQLite. Through uvicorn, the server's CPU per submission read from /proc
   (500 submissions, 8 clients, the code before and after run in turn, twice): SQLite
-  720-800 -> 620-660 us, PostgreSQL 680-840 -> 540-600 us. Over this round's four runs of
-  this script the submission read 17 %, 19 %, 21 % and 19 % on SQLite and 23 %, 19 % and
-  22 % on PostgreSQL: the machine's noise is as large as the gain, hence the /proc
-  figures. The cost moved to the worker (its line under each table: 3.7-3.9 ms of CPU per
+  720-800 -> 620-660 us, PostgreSQL 680-840 -> 540-600 us. Over this round's five runs of
+  this script after the change the submission read 17 %, 19 %, 21 %, 19 % and 18 % on
+  SQLite and 23 %, 19 %, 22 % and 20 % on PostgreSQL: the machine's noise is as large as
+  the gain, hence the /proc figures. The cost moved to the worker (its line under each table: 3.7-3.9 ms of CPU per
   mail in this round's last runs, 2.5-3.0 before; a profile of 300 deliveries puts the
   composing, with the reads of the request, its pieces and history, at about a seventh of
   a delivery, the `email` package's message building at about half); a mail that is sent
