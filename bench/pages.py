@@ -647,12 +647,12 @@ mail. The tables above are its end.
   720-800 -> 620-660 us, PostgreSQL 680-840 -> 540-600 us. Over this round's five runs of
   this script after the change the submission read 17 %, 19 %, 21 %, 19 % and 18 % on
   SQLite and 23 %, 19 %, 22 % and 20 % on PostgreSQL: the machine's noise is as large as
-  the gain, hence the /proc figures. The cost moved to the worker (its line under each table: 3.7-3.9 ms of CPU per
-  mail in this round's last runs, 2.5-3.0 before; a profile of 300 deliveries puts the
-  composing, with the reads of the request, its pieces and history, at about a seventh of
-  a delivery, the `email` package's message building at about half); a mail that is sent
-  is not written twice (the composed mail is stored only when its send fails, for the
-  retries).
+  the gain, hence the /proc figures. The cost moved to the worker (its line under each
+  table: 2.9-4.2 ms of CPU per mail over the runs after the change, 2.5-3.0 before; a
+  profile of 300 deliveries puts the composing, with the reads of the request, its pieces
+  and history, at about a seventh of a delivery, the `email` package's message building
+  at about half); a mail that is sent is not written twice (the composed mail is stored
+  only when its send fails, for the retries).
 - **The tables give each ratio twice**: by throughput, as before, and by the servers' CPU
   time per request (nanoseconds of /proc/<pid>/task/*/schedstat, both servers, the same
   rounds). Both servers run CPU-bound, so the two agree (within 2 points in the tables
