@@ -47,9 +47,9 @@ def composer(pack: Pack, base_url: str, mail_from: str = "") -> Composer:
         tracked = await store.get_request(db, row["request_id"])
         if tracked is None:
             raise LookupError(f"request {row['request_id']} not found")
-        current = pack.procedures.get(tracked.procedure_id)
-        proc = current if current and current.version == tracked.version else None
-        proc = proc or snapshot_procedure(tracked)
+        proc = pack.procedures.get(tracked.procedure_id)
+        if proc is None or proc.version != tracked.version:
+            proc = snapshot_procedure(tracked)
         documents = [
             {"type": p.document_type, "files": [asdict(f) for f in p.files]} for p in tracked.pieces
         ]

@@ -96,8 +96,15 @@ ENQUEUE = Statement(
 
 
 async def enqueue(db: Database, mail: Mail, now: dt.datetime) -> int:
-    """Queue ``mail``; inside ``db.transaction()`` it commits or rolls back with the caller."""
-    return int(await db.fetch_val(ENQUEUE, enqueue_values(mail, now)))
+    """Queue ``mail`` with a fresh Message-ID; inside ``db.transaction()`` it commits or
+    rolls back with the caller."""
+    values = {
+        "created_at": now,
+        "message_id": make_msgid(domain="guichet.local"),
+        **mail_columns(mail),
+        "next_attempt_at": now,
+    }
+    return int(await db.fetch_val(ENQUEUE, values))
 
 
 def mail_columns(mail: Mail) -> dict[str, Any]:
@@ -109,16 +116,6 @@ def mail_columns(mail: Mail) -> dict[str, Any]:
         "subject": mail.subject,
         "text_body": mail.text,
         "html_body": mail.html,
-    }
-
-
-def enqueue_values(mail: Mail, now: dt.datetime) -> dict[str, Any]:
-    """The outbox row of ``mail`` (without ``attempts``, 0), with a fresh Message-ID."""
-    return {
-        "created_at": now,
-        "message_id": make_msgid(domain="guichet.local"),
-        **mail_columns(mail),
-        "next_attempt_at": now,
     }
 
 
@@ -315,21 +312,12 @@ async def _composed(db: Database, row: dict[str, Any], composer: Composer | None
     return mail_columns(await composer(db, row))
 
 
-async def compose(db: Database, row: dict[str, Any], composer: Composer | None) -> dict[str, Any]:
-    """``row`` with its mail composed and stored, if it was a template row."""
-    if row["template"] is None:
-        return row
-    composed = await _composed(db, row, composer)
-    await db.execute(COMPOSED, {"row_id": row["id"], **composed})
-    return {**row, **composed, "template": None, "secret": None}
-
-
 async def compose_all(db: Database, composer: Composer) -> int:
-    """Compose every unsent template row now, without sending; returns how many (for tests
-    and tools that read queued mail: the worker composes as it sends)."""
+    """Compose and store every unsent template row now, without sending; returns how many
+    (for tests and tools that read queued mail: the worker composes as it sends)."""
     rows = await db.fetch_all(TEMPLATED)
     for row in rows:
-        await compose(db, row, composer)
+        await db.execute(COMPOSED, {"row_id": row["id"], **await _composed(db, row, composer)})
     return len(rows)
 
 
