@@ -12,9 +12,13 @@ postgresql://postgres@127.0.0.1:5432/test is reachable) the script starts, in th
 then measures requests/s over C keep-alive connections (a small asyncio HTTP/1.1 client, so
 the client costs little next to the servers; loopback only; every figure after an untimed
 warm-up of a fifth of its requests, with the same C; each figure bounded by a timeout) for:
-- form step GET: "Ma demande" page of ``acte-naissance`` (11 fields), draft loaded;
+- form step GET: "Ma demande" page of ``acte-naissance`` (11 fields), with its draft; the
+  session's cookies are those a browser holds after the step POST that led there, so the
+  draft comes from the process's draft cache (``renderer.draft_cache``), as in real use;
 - step POST: the same step posted (two answer sets in turn, so that the draft changes every
-  time), parsed and validated by WTForms, saved in the draft, 303;
+  time), parsed and validated by WTForms, saved in the draft, 303; the client keeps sending
+  its first cookies (it ignores Set-Cookie), so every POST reads its draft from the
+  database: the figure is that of a cache miss;
 - submission: the récapitulatif POST of complete drafts: steps validated again unless their
   validation stamp matches, then all or nothing (one transaction on SQLite, one statement
   on PostgreSQL): draft deleted, request, event, pieces, quota-free counter,

@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from engine.model import Pack
 from engine.validate import load_pack
 from renderer import acks, templating
+from renderer.draft_cache import DraftCache
 from renderer.errors import EXCEPTION_HANDLERS
 from renderer.routes import account, catalogue, news, tracking, wizard
 from renderer.routing import IndexedRouter
@@ -132,6 +133,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.pack = pack
     app.state.files = FileStore(settings.files_folder)
+    app.state.draft_cache = DraftCache(secure=settings.base_url.startswith("https://"))
     app.state.now = utc_now
     app.state.templates = templating.create_environment()
     app.state.limits = upload_limits(settings, pack)

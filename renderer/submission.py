@@ -104,11 +104,17 @@ class Outcome:
 
 
 async def submit(
-    request: Request, proc: Procedure, draft: dict[str, Any], shown: rules.Visibility, sid: str
+    request: Request,
+    proc: Procedure,
+    draft: dict[str, Any],
+    shown: rules.Visibility,
+    ref: store.DraftRef,
 ) -> Outcome:
     """Store the request with its acknowledgement (queued for the mail worker, which composes
-    it: `renderer.acks`) and delete the draft (session ``sid``) in the same transaction;
-    Outcome(None), and the draft kept, when the quota is full.
+    it: `renderer.acks`) and delete the draft (``ref``: its session and revision) in the
+    same transaction; Outcome(None), and the draft kept, when the quota is full;
+    `storage.drafts.DraftConflict`, and nothing written, when the stored draft is no longer
+    that revision (submitted already, or changed in another tab).
 
     ``shown`` is the visibility of the draft's values (``engine.rules.visibility``).
     """
@@ -129,7 +135,7 @@ async def submit(
         pieces=kept,
         appointment=appointment,
         quota=quota_claim(proc, now),
-        draft_session=sid,
+        draft=ref,
         ack_to=str(applicant.get("courriel", "")) or None,
     )
     email = str(applicant.get("courriel", ""))

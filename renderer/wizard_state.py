@@ -35,6 +35,12 @@ VERSION_CHANGED = (
     "s'appliquent toujours ont été conservées : vérifiez-les avant de valider."
 )
 
+DRAFT_CHANGED = (
+    "Votre dossier a changé depuis l'affichage de la page précédente (dans une autre "
+    "fenêtre, ou parce qu'il a déjà été envoyé : vous avez alors reçu un courriel avec le "
+    "lien de suivi). Vérifiez ce qui est affiché avant de continuer."
+)
+
 
 @dataclass(frozen=True, slots=True)
 class WizardStep:

@@ -4,18 +4,25 @@ A draft is keyed by the browser session and the procedure, and remembers the def
 version it was started with (the renderer decides what to do when the procedure changed).
 Uploaded files are referenced from ``data["documents"]`` (see `files.referenced_shas`), so
 they are not swept while the draft lives. Old drafts are removed by `purge_drafts`.
+
+Every write gives the draft a new ``rev``, a random tag. A write names the revision it was
+made from: `save_draft` replaces only that revision (`DraftConflict` when the stored draft
+is another, or gone), `delete_draft` deletes only that one, and so does the submission
+(`storage.requests.submit`). So a page that acted on a draft since changed by another
+request of the same browser (a second tab, a double click on "Valider", a submission that
+already took the draft) never overwrites the newer draft nor brings back a submitted one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from storage.db import (
-    Backend,
     Database,
     Statement,
     as_utc,
@@ -27,11 +34,20 @@ from storage.db import (
 from storage.tables import drafts
 
 
+class DraftConflict(Exception):
+    """The stored draft is not the revision a write was made from (changed, or gone)."""
+
+
 @dataclass(frozen=True)
 class Draft:
     version: str
     data: dict[str, Any]
     updated_at: dt.datetime
+    rev: str
+
+
+def new_rev() -> str:
+    return secrets.token_hex(8)
 
 
 def _key() -> sa.ColumnElement[bool]:
@@ -41,25 +57,28 @@ def _key() -> sa.ColumnElement[bool]:
     )
 
 
-def _upsert(backend: Backend) -> Any:
-    insert = dialect_insert(backend, drafts).values(
-        **binds("session_id", "procedure_id", "version", "data", "updated_at")
-    )
-    excluded = insert.excluded
-    return insert.on_conflict_do_update(
-        index_elements=["session_id", "procedure_id"],
-        set_={
-            "version": excluded.version,
-            "data": excluded.data,
-            "updated_at": excluded.updated_at,
-        },
-    )
+def revision() -> sa.ColumnElement[bool]:
+    """The row of this session and procedure, at revision ``expected``."""
+    return sa.and_(_key(), drafts.c.rev == sa.bindparam("expected"))
 
+
+_WRITTEN = ("version", "data", "updated_at", "rev")
 
 # Compiled once per backend: these run on every wizard page.
-LOAD = Statement(sa.select(drafts.c.version, drafts.c.data, drafts.c.updated_at).where(_key()))
-SAVE = Statement(_upsert)
+LOAD = Statement(sa.select(*(drafts.c[name] for name in _WRITTEN)).where(_key()))
+INSERT = Statement(
+    lambda backend: (
+        dialect_insert(backend, drafts)
+        .values(**binds("session_id", "procedure_id", *_WRITTEN))
+        .on_conflict_do_nothing(index_elements=["session_id", "procedure_id"])
+        .returning(drafts.c.rev)
+    )
+)
+UPDATE = Statement(
+    drafts.update().where(revision()).values(**binds(*_WRITTEN)).returning(drafts.c.rev)
+)
 DELETE = Statement(drafts.delete().where(_key()))
+DELETE_REV = Statement(drafts.delete().where(revision()).returning(drafts.c.rev))
 
 
 async def load_draft(db: Database, session_id: str, procedure_id: str) -> Draft | None:
@@ -68,7 +87,8 @@ async def load_draft(db: Database, session_id: str, procedure_id: str) -> Draft 
         return None
     updated_at = as_utc(row["updated_at"])
     assert updated_at is not None
-    return Draft(version=row["version"], data=load_json(row["data"]), updated_at=updated_at)
+    data = load_json(row["data"])
+    return Draft(version=row["version"], data=data, updated_at=updated_at, rev=row["rev"])
 
 
 async def save_draft(
@@ -78,20 +98,45 @@ async def save_draft(
     version: str,
     data: dict[str, Any],
     now: dt.datetime,
-) -> None:
-    """Create or replace the draft of this session for this procedure."""
+    expected: str | None = None,
+) -> str:
+    """Write the draft of this session for this procedure; return its new revision.
+
+    ``expected``: the revision this draft was made from, or None for a new draft.
+    `DraftConflict` (nothing written) when the stored draft is not that revision, or, for a
+    new draft, when one exists already.
+    """
+    rev = new_rev()
     values = {
         "session_id": session_id,
         "procedure_id": procedure_id,
         "version": version,
         "data": dump_json(data),
         "updated_at": now,
+        "rev": rev,
     }
-    await db.execute(SAVE, values)
+    if expected is None:
+        written = await db.fetch_all(INSERT, values)
+    else:
+        written = await db.fetch_all(UPDATE, dict(values, expected=expected))
+    if not written:
+        raise DraftConflict(session_id, procedure_id, expected)
+    return rev
 
 
-async def delete_draft(db: Database, session_id: str, procedure_id: str) -> None:
-    await db.execute(DELETE, {"session_id": session_id, "procedure_id": procedure_id})
+async def delete_draft(
+    db: Database, session_id: str, procedure_id: str, rev: str | None = None
+) -> None:
+    """Delete the draft (only revision ``rev`` when given: a newer one stays)."""
+    if rev is None:
+        await db.execute(DELETE, {"session_id": session_id, "procedure_id": procedure_id})
+    else:
+        await db.execute(DELETE_REV, rev_key(session_id, procedure_id, rev))
+
+
+def rev_key(session_id: str, procedure_id: str, rev: str) -> dict[str, str]:
+    """The values of `revision()`."""
+    return {"session_id": session_id, "procedure_id": procedure_id, "expected": rev}
 
 
 async def purge_drafts(db: Database, older_than: dt.datetime) -> int:

@@ -71,17 +71,28 @@ async def _add_columns(db: Database, table: sa.Table, version: int) -> None:
     dialect = DIALECTS[db.backend]
     for column in table.columns:
         if _since(column) == version:
-            kind = column.type.compile(dialect=dialect)
-            await db.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
+            ddl = f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
+            ddl += column.type.compile(dialect=dialect)
+            default = column.server_default
+            if isinstance(default, sa.DefaultClause) and isinstance(default.arg, str):
+                ddl += " DEFAULT '" + default.arg.replace("'", "''") + "'"
+            if not column.nullable:
+                ddl += " NOT NULL"  # existing rows take the default
+            await db.execute(sa.text(ddl))
 
 
 async def _outbox_templates(db: Database) -> None:
     await _add_columns(db, tables.outbox, 2)
 
 
+async def _draft_revisions(db: Database) -> None:
+    await _add_columns(db, tables.drafts, 3)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "Requests, history, pieces, quotas, drafts and outbox", _initial_schema),
     Migration(2, "Outbox mails composed by the worker (the acknowledgement)", _outbox_templates),
+    Migration(3, "Draft revisions (stale saves and double submissions refused)", _draft_revisions),
 )
 
 

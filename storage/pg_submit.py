@@ -12,6 +12,11 @@ Here it is a single statement, a chain of data-modifying CTEs, sent outside any 
 round trips of BEGIN and COMMIT go too. PostgreSQL runs every CTE exactly once, whether or
 not the final SELECT reads it, and checks foreign keys at the end of the statement.
 
+- ``found`` (when the draft's revision is given) locks the draft row at that revision; a
+  second submission of the same draft (a double click) waits for the first, then finds
+  the row gone, so ``quota`` and ``number`` select from nothing and nothing is written;
+  the final SELECT then still returns a row, with ``found`` false, to tell this case from
+  a full quota;
 - ``quota`` takes the quota place (when the procedure has a quota): row locks and the
   ``WHERE count < max`` on the latest row version keep it exact under concurrency;
 - ``number`` takes the year's next reference number, selecting from ``quota``: when the
@@ -48,7 +53,7 @@ class Shape:
     definition: bool
     files: tuple[int, ...]  # files per piece
     mail: bool
-    draft: bool
+    draft: bool  # the draft is deleted, and must still be at the given revision
 
 
 class _Sql:
@@ -65,6 +70,7 @@ class _Sql:
 
 
 _TS = "TIMESTAMP WITH TIME ZONE"
+DRAFT_CHANGED = object()  # what `submit` returns when the draft revision was not found
 _STATEMENTS: dict[Shape, RawStatement] = {}
 
 
@@ -76,17 +82,24 @@ def statement(shape: Shape) -> RawStatement:
     q = _Sql()
     now = q.p("now", _TS)
     ctes = []
+    # Without the draft revision, no row comes out of ``found`` and nothing is written.
+    gate = " FROM found" if shape.draft else ""
+    if shape.draft:
+        ctes.append(
+            f"found AS (SELECT 1 FROM drafts WHERE session_id = {q.p('draft_session')}"
+            f" AND procedure_id = {q.p('procedure_id')} AND rev = {q.p('draft_rev')} FOR UPDATE)"
+        )
     if shape.quota:
         ctes.append(
             "quota AS (INSERT INTO quota_counters (procedure_id, period_key, scope_key, count)"
-            f" VALUES ({q.p('procedure_id')}, {q.p('period_key')}, {q.p('scope_key')}, 1)"
+            f" SELECT {q.p('procedure_id')}, {q.p('period_key')}, {q.p('scope_key')}, 1{gate}"
             " ON CONFLICT (procedure_id, period_key, scope_key) DO UPDATE"
             " SET count = quota_counters.count + 1"
             f" WHERE quota_counters.count < {q.p('max', 'INTEGER')} RETURNING count)"
         )
     ctes.append(
         f"number AS (INSERT INTO reference_counters (year, last) SELECT {q.p('year', 'INTEGER')},"
-        f" 1{' FROM quota' if shape.quota else ''} ON CONFLICT (year) DO UPDATE"
+        f" 1{' FROM quota' if shape.quota else gate} ON CONFLICT (year) DO UPDATE"
         " SET last = reference_counters.last + 1 RETURNING last)"
     )
     ctes.append(
@@ -150,7 +163,13 @@ def statement(shape: Shape) -> RawStatement:
             f"gone AS (DELETE FROM drafts WHERE session_id = {q.p('draft_session')}"
             f" AND procedure_id = {q.p('procedure_id')} AND EXISTS (SELECT 1 FROM request))"
         )
-    sql = "WITH " + ",\n".join(ctes) + "\nSELECT id, reference FROM request"
+    final = "SELECT id, reference FROM request"
+    if shape.draft:  # a row even when nothing was written: which of the two stopped it
+        final = (
+            "SELECT request.id, request.reference, EXISTS (SELECT 1 FROM found) AS found"
+            " FROM (SELECT 1) AS one LEFT JOIN request ON TRUE"
+        )
+    sql = "WITH " + ",\n".join(ctes) + "\n" + final
     found = _STATEMENTS[shape] = RawStatement("postgresql", sql, q.names)
     return found
 
@@ -161,19 +180,23 @@ async def submit(
     quota: bool,
     pieces: list[Any],
     ack: tuple[str, str] | None,
-    draft_session: str | None,
+    draft: tuple[str, str] | None,
     now: dt.datetime,
-) -> tuple[int, str] | None:
-    """Store everything in one statement; (request id, reference), or None when the quota is
-    full (then nothing was written).
+) -> tuple[int, str] | object | None:
+    """Store everything in one statement; (request id, reference), None when the quota is
+    full, `DRAFT_CHANGED` when the draft is not at the given revision (then nothing was
+    written).
 
     ``values``: the columns of `requests` (the statement sets ``reference``, ``created_at``
     and ``updated_at`` itself, whatever ``values`` says); ``year`` and ``prefix`` (the
     reference's, see `format_reference`); ``snapshot`` (None when the definition version is
     known stored); with ``quota``, ``period_key``, ``scope_key`` and ``max``. ``ack``: the
-    acknowledgement's address and tracking token (None: no acknowledgement).
+    acknowledgement's address and tracking token (None: no acknowledgement). ``draft``: the
+    session and revision of the draft to delete.
     """
-    values = dict(values, now=now, draft_session=draft_session)
+    values = dict(values, now=now)
+    if draft is not None:
+        values.update(draft_session=draft[0], draft_rev=draft[1])
     for i, piece in enumerate(pieces):
         values[f"p{i}_type"] = piece.document_type
         values[f"p{i}_label"] = piece.label
@@ -189,7 +212,9 @@ async def submit(
         definition=values["snapshot"] is not None,
         files=tuple(len(piece.files) for piece in pieces),
         mail=ack is not None,
-        draft=draft_session is not None,
+        draft=draft is not None,
     )
     row = await db.fetch_one(statement(shape), values)
-    return None if row is None else (int(row["id"]), str(row["reference"]))
+    if row is None or row["id"] is None:
+        return DRAFT_CHANGED if row is not None and not row["found"] else None
+    return (int(row["id"]), str(row["reference"]))

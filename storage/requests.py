@@ -26,7 +26,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -84,6 +84,11 @@ class QuotaClaim:
     max: int
 
 
+class DraftRef(NamedTuple):
+    session_id: str
+    rev: str
+
+
 @dataclass
 class NewRequest:
     procedure_id: str
@@ -96,9 +101,11 @@ class NewRequest:
     appointment: dict[str, Any] | None = None
     account_id: int | None = None
     quota: QuotaClaim | None = None
-    # The browser session whose draft of this procedure became this request: the draft is
-    # deleted with the submission, and kept when it fails or the quota is full.
-    draft_session: str | None = None
+    # The draft of this procedure that became this request (browser session, revision): it
+    # is deleted with the submission, and kept when it fails or the quota is full. Only that
+    # revision becomes a request: `drafts.DraftConflict` (nothing written) when the stored
+    # draft is another one or gone, e.g. already submitted by a first click on "Valider".
+    draft: DraftRef | None = None
     # Where the acknowledgement goes (None or "": no acknowledgement).
     ack_to: str | None = None
 
@@ -292,6 +299,11 @@ async def submit(db: Database, new: NewRequest, now: dt.datetime) -> Submitted:
         request_id, reference = await _submit_postgres(db, new, now, token, store_definition)
     else:
         async with db.transaction():
+            if new.draft is not None:
+                # First: nothing else is written unless that revision was still there.
+                key = drafts.rev_key(new.draft.session_id, new.procedure_id, new.draft.rev)
+                if not await db.fetch_all(drafts.DELETE_REV, key):
+                    raise drafts.DraftConflict(new.procedure_id, *new.draft)
             if store_definition:
                 await db.execute(KEEP_DEFINITION, _definition_values(new, now))
             if new.quota is not None:
@@ -304,8 +316,6 @@ async def submit(db: Database, new: NewRequest, now: dt.datetime) -> Submitted:
                 await add_piece(db, piece, now=now, request_id=request_id)
             if new.ack_to:
                 await queue_template(db, ACK, request_id, new.ack_to, token, now)
-            if new.draft_session is not None:
-                await drafts.delete_draft(db, new.draft_session, new.procedure_id)
     if store_definition:
         db.remember(known)
     return Submitted(id=request_id, reference=reference, token=token)
@@ -330,12 +340,14 @@ async def _submit_postgres(
     if claim is not None:
         values.update(period_key=claim.period_key, scope_key=claim.scope_key, max=claim.max)
     ack = (new.ack_to, token) if new.ack_to else None
-    done = await pg_submit.submit(
-        db, values, claim is not None, new.pieces, ack, new.draft_session, now
-    )
+    done = await pg_submit.submit(db, values, claim is not None, new.pieces, ack, new.draft, now)
+    if done is pg_submit.DRAFT_CHANGED:
+        assert new.draft is not None
+        raise drafts.DraftConflict(new.procedure_id, *new.draft)
     if done is None:
         assert claim is not None, "only a full quota stops the statement"
         raise QuotaReached(new.procedure_id, claim.period_key, claim.scope_key)
+    assert isinstance(done, tuple)
     return done
 
 

@@ -136,6 +136,8 @@ drafts = sa.Table(
     sa.Column("version", VERSION, nullable=False),
     sa.Column("data", sa.Text, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False, index=True),
+    # A random tag, new at every write: saves and the submission compare it (`storage.drafts`).
+    sa.Column("rev", sa.String(32), nullable=False, server_default="", info={"since": 3}),
 )
 
 outbox = sa.Table(

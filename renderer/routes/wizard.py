@@ -22,11 +22,13 @@ from engine import rules
 from engine.model import Procedure
 from renderer import forms, stamps, submission, uploads
 from renderer import wizard_state as ws
+from renderer.draft_cache import COOKIE
 from renderer.errors import NotFound
 from renderer.routes.catalogue import availability
 from renderer.security import csrf_input, read_form, session_id
 from renderer.templating import page_cache, render, render_string
 from storage import drafts
+from storage.requests import DraftRef
 
 MAX_FILES_CAP = 4
 RESAVE_AFTER = dt.timedelta(minutes=10)
@@ -59,6 +61,7 @@ class Wizard:
     current: ws.WizardStep
     shown: rules.Visibility  # of the draft's values, computed once per change of them
     saved_at: dt.datetime | None = None  # when the stored draft was last written
+    rev: str | None = None  # the stored draft's revision (None: none stored)
 
     @property
     def today(self) -> dt.date:
@@ -87,8 +90,11 @@ class Wizard:
         return RedirectResponse(self.url(key), status_code=303)
 
     async def save(self) -> None:
-        db = self.request.app.state.db
-        await drafts.save_draft(db, self.sid, self.proc.id, self.proc.version, self.draft, self.now)
+        """Write the draft (`drafts.DraftConflict` if the stored one changed meanwhile)."""
+        self.rev = await _save_draft(
+            self.request, self.proc, self.sid, self.draft, self.now, self.rev
+        )
+        self.saved_at = self.now
 
     def page(self, template: str, status_code: int = 200, **context: Any) -> Response:
         notice = self.request.session.pop("wizard_notice", None)
@@ -189,23 +195,48 @@ async def _refused(request: Request, proc: Procedure) -> Response | None:
 
 
 async def _load_draft(
-    request: Request, proc: Procedure, sid: str, now: dt.datetime
-) -> tuple[dict[str, Any], dt.datetime | None]:
-    """The session's draft of ``proc`` and when it was last written (None: a new draft)."""
-    db = request.app.state.db
-    row = await drafts.load_draft(db, sid, proc.id)
-    ttl = request.app.state.settings.draft_ttl_hours
-    if row is None or ws.is_expired(row.updated_at, now, ttl):
+    request: Request, proc: Procedure, sid: str, now: dt.datetime, cached: bool
+) -> tuple[dict[str, Any], dt.datetime | None, str | None]:
+    """The session's draft of ``proc``, when it was last written (None: a new draft) and its
+    revision (None: none stored). ``cached``: from `renderer.draft_cache` if it holds the
+    revision the browser names."""
+    state = request.app.state
+    cache = state.draft_cache
+    row = cache.get(sid, proc.id, request.cookies.get(COOKIE)) if cached else None
+    if row is None:
+        row = await drafts.load_draft(state.db, sid, proc.id)
         if row is not None:
-            await drafts.delete_draft(db, sid, proc.id)
-        return ws.empty_draft(), None
+            cache.put(sid, proc.id, row)
+    if row is None or ws.is_expired(row.updated_at, now, state.settings.draft_ttl_hours):
+        if row is not None:
+            await drafts.delete_draft(state.db, sid, proc.id, row.rev)
+            cache.forget(sid, proc.id)
+        return ws.empty_draft(), None, None
     draft = row.data
     if row.version != proc.version:
         ws.migrate_draft(draft, proc)
         request.session["wizard_notice"] = ws.VERSION_CHANGED
-        await drafts.save_draft(db, sid, proc.id, proc.version, draft, now)
-        return draft, now
-    return draft, row.updated_at
+        return draft, now, await _save_draft(request, proc, sid, draft, now, row.rev)
+    return draft, row.updated_at, row.rev
+
+
+async def _save_draft(
+    request: Request,
+    proc: Procedure,
+    sid: str,
+    draft: dict[str, Any],
+    now: dt.datetime,
+    expected: str | None,
+) -> str:
+    """Write the draft made from revision ``expected``; its new revision."""
+    state = request.app.state
+    try:
+        rev = await drafts.save_draft(state.db, sid, proc.id, proc.version, draft, now, expected)
+    except drafts.DraftConflict:
+        state.draft_cache.forget(sid, proc.id)
+        raise
+    state.draft_cache.put(sid, proc.id, drafts.Draft(proc.version, draft, now, rev))
+    return rev
 
 
 async def wizard_step(request: Request) -> Response:
@@ -216,16 +247,47 @@ async def wizard_step(request: Request) -> Response:
         return refused
     form = await read_form(request) if request.method == "POST" else None
     sid = session_id(request)
-    draft, saved_at = await _load_draft(request, proc, sid, now)
+    try:
+        wiz, response = await _step(request, proc, sid, now, form, cached=True)
+    except drafts.DraftConflict:
+        # Another request of this browser changed the draft since it was read (a second tab,
+        # see `renderer.draft_cache`): the same step again, on the stored draft.
+        if form is not None:
+            for value in form.values():
+                if isinstance(value, UploadFile):
+                    await value.seek(0)
+        try:
+            wiz, response = await _step(request, proc, sid, now, form, cached=False)
+        except drafts.DraftConflict:
+            request.session["wizard_notice"] = ws.DRAFT_CHANGED
+            return RedirectResponse(request.url.path, status_code=303)
+    if wiz.rev != request.cookies.get(COOKIE):
+        response.raw_headers.append(request.app.state.draft_cache.set_cookie(wiz.rev))
+    return response
+
+
+async def _step(
+    request: Request,
+    proc: Procedure,
+    sid: str,
+    now: dt.datetime,
+    form: FormData | None,
+    cached: bool,
+) -> tuple[Wizard, Response]:
+    draft, saved_at, rev = await _load_draft(request, proc, sid, now, cached)
     shown = rules.visibility(proc, draft["values"])
     seq = ws.step_sequence(proc, shown)
     index = ws.find(seq, request.path_params["step"])
     if index is None:
         raise NotFound()
-    wiz = Wizard(request, proc, sid, draft, now, seq, seq[index], shown, saved_at)
+    wiz = Wizard(request, proc, sid, draft, now, seq, seq[index], shown, saved_at, rev)
     missing = ws.first_incomplete(seq, draft["done"], index)
     if missing is not None:
-        return wiz.redirect(missing)
+        return wiz, wiz.redirect(missing)
+    return wiz, await _handle(wiz, form)
+
+
+async def _handle(wiz: Wizard, form: FormData | None) -> Response:
     key = wiz.current.key
     if key == ws.INTRO:
         return await intro(wiz, form)
@@ -531,10 +593,21 @@ async def summary_step(wiz: Wizard, form: FormData | None) -> Response:
         wiz.draft["done"] = [k for k in wiz.draft["done"] if k != invalid]
         await wiz.save()
         return RedirectResponse(wiz.url(invalid) + "?verifier=1", status_code=303)
-    outcome = await submission.submit(wiz.request, wiz.proc, wiz.draft, wiz.shown, wiz.sid)
+    assert wiz.rev is not None, "a draft with its steps done is stored"
+    ref = DraftRef(wiz.sid, wiz.rev)
+    try:
+        outcome = await submission.submit(wiz.request, wiz.proc, wiz.draft, wiz.shown, ref)
+    except drafts.DraftConflict:
+        # Changed in another tab, or submitted already (a double click on "Valider"): the
+        # récapitulatif again, from the stored draft (or the first step, if it is gone).
+        wiz.request.app.state.draft_cache.forget(wiz.sid, wiz.proc.id)
+        wiz.request.session["wizard_notice"] = ws.DRAFT_CHANGED
+        return wiz.redirect(ws.SUMMARY)
     if outcome.reference is None:
         assert wiz.proc.quota is not None
         return _summary_page(wiz, alert=wiz.proc.quota.message, status_code=409)
+    wiz.request.app.state.draft_cache.forget(wiz.sid, wiz.proc.id)
+    wiz.rev = None
     wiz.request.session["confirmation"] = {
         "procedure": wiz.proc.id,
         "reference": outcome.reference,

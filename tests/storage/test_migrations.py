@@ -96,12 +96,42 @@ async def test_version_2_adds_the_outbox_template_columns_to_a_version_1_databas
         }
         assert "template" not in outbox_v1.c
         await db.execute(sa.insert(outbox_v1).values(row))
-        monkeypatch.setattr("storage.migrations.MIGRATIONS", MIGRATIONS)
+        monkeypatch.setattr("storage.migrations.MIGRATIONS", MIGRATIONS[:2])
         assert await migrate(db) == [2]
 
         stored = await db.fetch_one(sa.select(tables.outbox))
         assert stored is not None
         assert (stored["subject"], stored["text_body"]) == ("Sujet", "Texte")
         assert (stored["template"], stored["request_id"], stored["secret"]) == (None, None, None)
+    finally:
+        await db.disconnect()
+
+
+async def test_version_3_gives_existing_drafts_an_empty_revision_that_saves_can_name(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage.drafts import DraftConflict, load_draft, save_draft
+
+    db = await connect(db_url)
+    try:
+        monkeypatch.setattr("storage.migrations.MIGRATIONS", MIGRATIONS[:2])
+        assert await migrate(db) == [1, 2]
+        drafts_v2 = next(t for t in tables_at(2) if t.name == "drafts")
+        assert "rev" not in drafts_v2.c
+        now = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+        row = {"session_id": "s", "procedure_id": "cantine", "version": "v1", "data": "{}"}
+        await db.execute(sa.insert(drafts_v2).values(**row, updated_at=now))
+        monkeypatch.setattr("storage.migrations.MIGRATIONS", MIGRATIONS)
+        assert await migrate(db) == [3]
+
+        stored = await load_draft(db, "s", "cantine")
+        assert stored is not None and (stored.data, stored.rev) == ({}, "")
+        with pytest.raises(DraftConflict):
+            await save_draft(db, "s", "cantine", "v1", {"a": 1}, now, expected="x")
+        rev = await save_draft(db, "s", "cantine", "v1", {"a": 1}, now, expected="")
+        stored = await load_draft(db, "s", "cantine")
+        assert stored is not None and (stored.data, stored.rev) == ({"a": 1}, rev)
+        with pytest.raises(Exception, match=r"(?i)not.null"):  # as on a new database
+            await db.execute(sa.text("UPDATE drafts SET rev = NULL"))
     finally:
         await db.disconnect()

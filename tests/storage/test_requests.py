@@ -10,9 +10,10 @@ import sqlalchemy as sa
 
 from storage import tables
 from storage.db import Database, connect
-from storage.drafts import load_draft, save_draft
+from storage.drafts import DraftConflict, load_draft, save_draft
 from storage.outbox import MaildirSender, compose_all, deliver_pending
 from storage.requests import (
+    DraftRef,
     Piece,
     QuotaClaim,
     QuotaReached,
@@ -291,18 +292,56 @@ async def test_the_draft_goes_with_its_request_and_stays_when_the_quota_refuses(
     db: Database,
 ) -> None:
     proc = new_request().procedure_id
+    revs = {}
     for session in ("s1", "s2", "other"):
-        await save_draft(db, session, proc, "v", {"step": session}, NOW)
+        revs[session] = await save_draft(db, session, proc, "v", {"step": session}, NOW)
     quota = QuotaClaim(period_key="2026", scope_key="", max=1)
 
-    await submit(db, replace(new_request(quota), draft_session="s1"), NOW)
+    await submit(db, replace(new_request(quota), draft=DraftRef("s1", revs["s1"])), NOW)
     with pytest.raises(QuotaReached):
-        await submit(db, replace(new_request(quota), draft_session="s2"), NOW)
+        await submit(db, replace(new_request(quota), draft=DraftRef("s2", revs["s2"])), NOW)
 
     assert await load_draft(db, "s1", proc) is None
     kept = await load_draft(db, "s2", proc)
     assert kept is not None and kept.data == {"step": "s2"}
     assert await load_draft(db, "other", proc) is not None
+
+
+@pytest.mark.parametrize("at_once", [False, True], ids=["one-after-the-other", "at-once"])
+async def test_a_draft_becomes_one_request_however_often_it_is_submitted(
+    db_url: str, db: Database, at_once: bool
+) -> None:
+    """A double click on "Valider": the second submission of the same draft revision writes
+    nothing (no request, no reference number, no quota place, no mail)."""
+    proc = new_request().procedure_id
+    rev = await save_draft(db, "s", proc, "v", {}, NOW)
+    quota = QuotaClaim(period_key="2026", scope_key="", max=5)
+    new = replace(new_request(quota), draft=DraftRef("s", rev))
+    # Two connections, as two server processes would have (one connection runs one
+    # statement at a time; on SQLite, one process's transactions share a COMMIT).
+    other = await connect(db_url)
+    try:
+        if at_once:
+            results = await asyncio.gather(
+                submit(db, new, NOW), submit(other, new, NOW), return_exceptions=True
+            )
+        else:
+            results = [await submit(db, new, NOW)]
+            with pytest.raises(DraftConflict):
+                await submit(other, new, NOW)
+    finally:
+        await other.disconnect()
+    done = [r for r in results if not isinstance(r, BaseException)]
+    assert len(done) == 1 and done[0].reference == "DEM-2026-000001"
+    assert [type(r) for r in results if isinstance(r, BaseException)] == [DraftConflict] * (
+        len(results) - 1
+    )
+    assert await count(db, tables.requests) == 1
+    assert await count(db, tables.outbox) == 1
+    assert await quota_used(db, proc, "2026", "") == 1
+    assert await load_draft(db, "s", proc) is None
+    # The reference counter did not move for the refused one.
+    assert (await submit(db, new_request(), NOW)).reference == "DEM-2026-000002"
 
 
 async def test_a_definition_snapshot_is_read_once_per_version(db_url: str, db: Database) -> None:
