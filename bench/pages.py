@@ -640,7 +640,8 @@ What the fifth round did (2026-11-29, a later session; the bare page at 7,000-7,
 At its start (one run of this script): SQLite procedure page 53 %, form step GET 54 %,
 step POST 30 %, submission 17 % (1,230 req/s), tracking 27 %; PostgreSQL 53 %, 50 %, 26 %,
 18 % (1,170 req/s), 21 %; deliveries 2.54 ms (SQLite) and 2.99 ms (PostgreSQL) of CPU per
-mail. The tables above are its end.
+mail. At its end: form step GET 51-58 % (SQLite) and 44-50 % (PostgreSQL), submission
+17-21 % and 19-23 %, over its runs.
 
 - **The acknowledgement is composed by the mail worker** (`renderer/acks.py`,
   `storage.outbox`), from the stored request, just before it is sent: the submission queues
@@ -667,7 +668,7 @@ mail. The tables above are its end.
   machine (caches, clock, the neighbour on the other hyperthread), not only in how the
   cores are shared. The column stays as a check that both servers run CPU-bound.
 
-What limits the figures now. Through uvicorn the app's own work costs about twice what the
+What limited the figures at the end of the fifth round. Through uvicorn the app's own work costs about twice what the
 same ASGI calls cost in a tight in-process loop (py-spy over the server: the draft SELECT
 ~26 us against ~11 us in-process), so a microsecond saved in the app is worth about two.
 The form step GET is ~69 us in-process (the bare page ~21 us); our security headers cost
@@ -691,6 +692,42 @@ GET 5,225 -> 8,433 req/s, submission 1,188 -> 1,346 on SQLite) but the bare page
 more (9,749 -> 24,699 req/s), so every ratio falls (form step GET 34 %, submission 5 %):
 the ratio targets measure the app against the server's fixed cost, and a faster server
 leaves the app's own cost more visible.
+
+What the sixth round did (2026-11-30, a later session, on a slower machine: the bare page
+at 2,800-3,500 req/s, the in-process form step GET ~190 us where the fifth round's machine
+took ~69 us; ratios still compare, rates do not). At its start (one run of this script):
+SQLite procedure page 61 %, form step GET 56 %, step POST 33 %, submission 25 %, tracking
+29 %; PostgreSQL 62 %, 46 %, 27 %, 22 %, 21 %. The tables above are its end.
+
+- **Draft revisions, and the drafts kept in the process** (`storage.drafts`,
+  `renderer/draft_cache.py`). Every wizard page read its draft, so the GET that follows a
+  step POST read back what that POST had just written: on SQLite a statement and its JSON
+  (py-spy: ~15 % of the GET in-process), on PostgreSQL a round trip, and the database
+  server's own CPU on this 2-core machine. Each write now gives the draft a random
+  revision; the process keeps the drafts it last wrote or read, and uses one only when the
+  browser's `guichet_brouillon` cookie (set by every response that wrote the draft) names
+  its revision, so another process's later write, which moved the cookie, sends it to the
+  database. A write names the revision it was made from and the database refuses it when
+  that is no longer stored (a browser that missed a response, a second tab): the step is
+  applied again on the stored draft. The submission deletes that very revision first, or
+  nothing is written, which also closes a hole older than the cache: a double click on
+  "Valider" (two POSTs in flight) made two requests. Measured with a first cache that had
+  none of the checks: form step GET 56 -> 65 % (SQLite), 46 -> 58 % (PostgreSQL); with
+  this one, the first run after it: 74 % and 69 %. What it costs: a step POST sets the
+  cookie and serialises the draft once more for the cache, and this script's step POSTs
+  keep their first cookie, so each one misses the cache and reads the database as before:
+  33 -> 27 % (SQLite), 27 -> 24 % (PostgreSQL). The submission takes no extra statement
+  (SQLite: its draft DELETE moved first and returns the row; PostgreSQL: a `FOR UPDATE`
+  CTE on the draft gates the quota and the reference number) but sets one more cookie.
+
+What limits the SQLite submission now (at the 25 % target, below or above it from one run
+to the next): its COMMIT. In-process on this machine (cProfile, 400 submissions) a
+submission's SQLite statements take ~380 us, of which the COMMIT ~220 us: the WAL frames
+of the pages a submission dirties (the draft, the reference counter, the request, its
+event, piece and file, the outbox row, and each table's indexes), written by the event
+loop's thread. Group commit shares one COMMIT among the submissions ready at the same
+turn of the loop, which is why the figure holds under 8 clients at all. On PostgreSQL the
+same work is one statement whose COMMIT runs in the database server's process.
 """
 
 
