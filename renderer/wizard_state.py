@@ -36,8 +36,8 @@ VERSION_CHANGED = (
 )
 
 DRAFT_CHANGED = (
-    "Votre dossier a changé depuis l'affichage de la page précédente (dans une autre "
-    "fenêtre, ou parce qu'il a déjà été envoyé : vous avez alors reçu un courriel avec le "
+    "Votre demande a changé depuis l'affichage de la page précédente (dans une autre "
+    "fenêtre, ou parce qu'elle a déjà été envoyée : vous avez alors reçu un courriel avec le "
     "lien de suivi). Vérifiez ce qui est affiché avant de continuer."
 )
 

@@ -205,7 +205,7 @@ async def _load_draft(
     row = cache.get(sid, proc.id, request.cookies.get(COOKIE)) if cached else None
     if row is None:
         row = await drafts.load_draft(state.db, sid, proc.id)
-        if row is not None:
+        if row is not None and request.method == "GET":  # a POST that saves puts its own
             cache.put(sid, proc.id, row)
     if row is None or ws.is_expired(row.updated_at, now, state.settings.draft_ttl_hours):
         if row is not None:
