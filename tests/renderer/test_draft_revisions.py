@@ -176,3 +176,27 @@ def test_a_double_click_on_valider_makes_one_request(client_factory: Any, db_url
 @pytest.fixture
 def example_client(client_factory: Any) -> Any:
     return client_factory(EXAMPLE_PACK)
+
+
+def test_files_sent_to_a_process_holding_an_older_revision_are_kept(
+    client_factory: Any, db_url: str
+) -> None:
+    first = client_factory(EXAMPLE_PACK, db_url=db_url, secret_key=SECRET)
+    second = client_factory(EXAMPLE_PACK, db_url=db_url, secret_key=SECRET)
+    proc = first.app.state.pack.procedures[PROC]
+    pieces = journey.fill_draft(first, proc, TODAY, until=ws.DOCUMENTS)
+    browser = Browser(first, second)
+    browser.jar = httpx.Cookies(first.cookies)
+    old_jar = httpx.Cookies(browser.jar)
+    assert browser.post(1, ws.APPLICANT, applicant("Durand")).status_code == 303
+    browser.jar = old_jar  # that answer was lost
+    # The upload reaches the first process, whose save meets the newer revision: the
+    # step runs again on the stored draft, reading the same files again.
+    response = journey.upload_all(browser.on(0), proc, pieces)
+    assert response.status_code == 303, journey.errors_in(response.text)
+    draft = stored(first)
+    assert draft is not None and draft.data["applicant"]["nom"] == "Durand"
+    sizes = [[f["size"] for f in doc["files"]] for doc in draft.data["documents"]]
+    assert sizes and all(
+        files and set(files) <= {len(journey.TINY_PDF), len(journey.TINY_PNG)} for files in sizes
+    ), sizes
