@@ -77,7 +77,6 @@ INSERT = Statement(
 UPDATE = Statement(
     drafts.update().where(revision()).values(**binds(*_WRITTEN)).returning(drafts.c.rev)
 )
-DELETE = Statement(drafts.delete().where(_key()))
 DELETE_REV = Statement(drafts.delete().where(revision()).returning(drafts.c.rev))
 
 
@@ -124,14 +123,9 @@ async def save_draft(
     return rev
 
 
-async def delete_draft(
-    db: Database, session_id: str, procedure_id: str, rev: str | None = None
-) -> None:
-    """Delete the draft (only revision ``rev`` when given: a newer one stays)."""
-    if rev is None:
-        await db.execute(DELETE, {"session_id": session_id, "procedure_id": procedure_id})
-    else:
-        await db.execute(DELETE_REV, rev_key(session_id, procedure_id, rev))
+async def delete_draft(db: Database, session_id: str, procedure_id: str, rev: str) -> None:
+    """Delete the draft if it is at revision ``rev`` (a newer one stays)."""
+    await db.execute(DELETE_REV, rev_key(session_id, procedure_id, rev))
 
 
 def rev_key(session_id: str, procedure_id: str, rev: str) -> dict[str, str]:

@@ -51,7 +51,7 @@ async def test_a_write_from_a_revision_no_longer_stored_changes_nothing(db: Data
     stored = await load_draft(db, "s", "cantine")
     assert stored is not None and (stored.data, stored.rev) == ({"nom": "Léa"}, second)
 
-    await delete_draft(db, "s", "cantine")
+    await delete_draft(db, "s", "cantine", second)
     with pytest.raises(DraftConflict):  # gone (submitted, say): not brought back
         await save_draft(db, "s", "cantine", "v1", {"nom": "Eve"}, NOW, expected=second)
     assert await load_draft(db, "s", "cantine") is None
