@@ -74,6 +74,3 @@ class DraftCache:
         if rev is None:
             return (b"set-cookie", f"{COOKIE}={self._flags}; Max-Age=0".encode())
         return (b"set-cookie", f"{COOKIE}={rev}{self._flags}".encode())
-
-    def __len__(self) -> int:
-        return len(self._entries)
