@@ -668,23 +668,23 @@ mail. At its end: form step GET 51-58 % (SQLite) and 44-50 % (PostgreSQL), submi
   machine (caches, clock, the neighbour on the other hyperthread), not only in how the
   cores are shared. The column stays as a check that both servers run CPU-bound.
 
-What limited the figures at the end of the fifth round. Through uvicorn the app's own work costs about twice what the
-same ASGI calls cost in a tight in-process loop (py-spy over the server: the draft SELECT
-~26 us against ~11 us in-process), so a microsecond saved in the app is worth about two.
-The form step GET is ~69 us in-process (the bare page ~21 us); our security headers cost
-h11 ~9 us per response to validate and the session cookie ~3.5 us to parse; what is left
-is spread thin (draft load ~11 us, no other item above ~5 us). The SQLite submission is
-~510 us in-process: SQLite's own statements ~140 us (eight statements and the shared
-COMMIT, on the event loop's thread), the rest spread over form parsing, the draft load,
-the stamps check, visibility, the session's re-signing for the confirmation and the
-response. Running SQLite's work in a writer thread (sqlite3 releases the GIL inside
-SQLite) looks like it would take most of those ~140 us off the loop, but it would not: the
-thread needs the GIL back between statements (binding, rows), and a busy event loop gives
-it up only at its next system call or after the 5 ms switch interval. Measured with a
-thread running a transaction of 8 inserts while the main thread runs Python: 65 us alone,
-400 us when the main thread makes a system call every ~5 us of work, 107 ms when every
-~50 us. The writer lock would be held that long, so the transactions, which are
-serialised, would go slower, not faster. Not done, for that reason.
+What limited the figures at the end of the fifth round. Through uvicorn the app's own work
+costs about twice what the same ASGI calls cost in a tight in-process loop (py-spy over
+the server: the draft SELECT ~26 us against ~11 us in-process), so a microsecond saved in
+the app is worth about two. The form step GET is ~69 us in-process (the bare page ~21 us);
+our security headers cost h11 ~9 us per response to validate and the session cookie ~3.5
+us to parse; what is left is spread thin (draft load ~11 us, no other item above ~5 us).
+The SQLite submission is ~510 us in-process: SQLite's own statements ~140 us (eight
+statements and the shared COMMIT, on the event loop's thread), the rest spread over form
+parsing, the draft load, the stamps check, visibility, the session's re-signing for the
+confirmation and the response. Running SQLite's work in a writer thread (sqlite3 releases
+the GIL inside SQLite) looks like it would take most of those ~140 us off the loop, but it
+would not: the thread needs the GIL back between statements (binding, rows), and a busy
+event loop gives it up only at its next system call or after the 5 ms switch interval.
+Measured with a thread running a transaction of 8 inserts while the main thread runs
+Python: 65 us alone, 400 us when the main thread makes a system call every ~5 us of work,
+107 ms when every ~50 us. The writer lock would be held that long, so the transactions,
+which are serialised, would go slower, not faster. Not done, for that reason.
 
 With `httptools` and `uvloop` installed (uvicorn's "standard" extras; measured at the
 start of this round, before its changes; not shipped), every page gets faster (form step
