@@ -44,7 +44,7 @@ def composer(pack: Pack, base_url: str, mail_from: str = "") -> Composer:
     async def compose(db: Database, row: dict[str, Any]) -> Mail:
         if row["template"] != ACK:
             raise ValueError(f"unknown mail template {row['template']!r}")
-        tracked = await store.get_request(db, row["request_id"])
+        tracked = await store.get_request(db, row["request_id"], events=False)
         if tracked is None:
             raise LookupError(f"request {row['request_id']} not found")
         proc = pack.procedures.get(tracked.procedure_id)

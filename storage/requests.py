@@ -500,11 +500,17 @@ async def get_by_token(db: Database, token: str) -> TrackedRequest | None:
     return await _load(db, await db.fetch_one(BY_TOKEN_HASH, {"token_hash": hash_token(token)}))
 
 
-async def get_request(db: Database, request_id: int) -> TrackedRequest | None:
-    return await _load(db, await db.fetch_one(BY_ID, {"id": request_id}))
+async def get_request(
+    db: Database, request_id: int, *, events: bool = True
+) -> TrackedRequest | None:
+    """The request ``request_id``, or None. ``events=False``: its history is not read (the
+    returned ``events`` is empty), for callers that do not show it."""
+    return await _load(db, await db.fetch_one(BY_ID, {"id": request_id}), events)
 
 
-async def _load(db: Database, row: dict[str, Any] | None) -> TrackedRequest | None:
+async def _load(
+    db: Database, row: dict[str, Any] | None, events: bool = True
+) -> TrackedRequest | None:
     if row is None:
         return None
     return TrackedRequest(
@@ -521,7 +527,7 @@ async def _load(db: Database, row: dict[str, Any] | None) -> TrackedRequest | No
         updated_at=_utc(row["updated_at"]),
         cancelled_at=as_utc(row["cancelled_at"]),
         snapshot=await definition_snapshot(db, row["procedure_id"], row["version"]),
-        events=await load_events(db, row["id"]),
+        events=await load_events(db, row["id"]) if events else [],
         pieces=await load_pieces(db, row["id"]),
     )
 

@@ -214,6 +214,9 @@ async def test_add_event_appends_to_history(db: Database) -> None:
         ("submitted", "citizen", None, {}),
         ("status", "agent", 7, {"to": "x"}),
     ]
+    without = await get_request(db, done.id, events=False)  # the mail worker's read
+    assert without is not None and without.events == []
+    assert (without.reference, without.applicant) == (tracked.reference, tracked.applicant)
     assert await get_request(db, done.id + 100) is None
 
 
