@@ -153,9 +153,11 @@ async def _measure(db: Database, seconds: float) -> dict[str, float]:
         tokens.append((await submit(db, _new_request(), NOW)).token)
 
     sessions = [uuid.uuid4().hex for _ in range(200)]
+    revs: dict[str, str] = {}  # each session's stored revision, which its next save names
 
     async def save(i: int) -> None:
-        await save_draft(db, sessions[i % 200], "bench", "v1", DRAFT, NOW)
+        sid = sessions[i % 200]
+        revs[sid] = await save_draft(db, sid, "bench", "v1", DRAFT, NOW, revs.get(sid))
 
     async def load(i: int) -> None:
         assert await load_draft(db, sessions[i % 200], "bench") is not None
