@@ -123,14 +123,10 @@ async def save_draft(
     return rev
 
 
-async def delete_draft(db: Database, session_id: str, procedure_id: str, rev: str) -> None:
-    """Delete the draft if it is at revision ``rev`` (a newer one stays)."""
-    await db.execute(DELETE_REV, rev_key(session_id, procedure_id, rev))
-
-
-def rev_key(session_id: str, procedure_id: str, rev: str) -> dict[str, str]:
-    """The values of `revision()`."""
-    return {"session_id": session_id, "procedure_id": procedure_id, "expected": rev}
+async def delete_draft(db: Database, session_id: str, procedure_id: str, rev: str) -> bool:
+    """Delete the draft if it is at revision ``rev`` (a newer one stays); whether it was."""
+    key = {"session_id": session_id, "procedure_id": procedure_id, "expected": rev}
+    return bool(await db.fetch_all(DELETE_REV, key))
 
 
 async def purge_drafts(db: Database, older_than: dt.datetime) -> int:

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storage.db import Database, RawStatement
+from storage.drafts import DraftConflict
 from storage.outbox import ACK, template_values
 
 
@@ -70,7 +71,6 @@ class _Sql:
 
 
 _TS = "TIMESTAMP WITH TIME ZONE"
-DRAFT_CHANGED = object()  # what `submit` returns when the draft revision was not found
 _STATEMENTS: dict[Shape, RawStatement] = {}
 
 
@@ -182,10 +182,10 @@ async def submit(
     ack: tuple[str, str] | None,
     draft: tuple[str, str] | None,
     now: dt.datetime,
-) -> tuple[int, str] | object | None:
-    """Store everything in one statement; (request id, reference), None when the quota is
-    full, `DRAFT_CHANGED` when the draft is not at the given revision (then nothing was
-    written).
+) -> tuple[int, str] | None:
+    """Store everything in one statement; (request id, reference), or None when the quota is
+    full; `DraftConflict` when the draft is not at the given revision. Either way, nothing
+    was written.
 
     ``values``: the columns of `requests` (the statement sets ``reference``, ``created_at``
     and ``updated_at`` itself, whatever ``values`` says); ``year`` and ``prefix`` (the
@@ -215,6 +215,9 @@ async def submit(
         draft=draft is not None,
     )
     row = await db.fetch_one(statement(shape), values)
+    if row is not None and row["id"] is None and not row["found"]:
+        assert draft is not None, "only a draft revision yields an empty row"
+        raise DraftConflict(values["procedure_id"], *draft)
     if row is None or row["id"] is None:
-        return DRAFT_CHANGED if row is not None and not row["found"] else None
+        return None
     return (int(row["id"]), str(row["reference"]))

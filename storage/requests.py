@@ -301,8 +301,8 @@ async def submit(db: Database, new: NewRequest, now: dt.datetime) -> Submitted:
         async with db.transaction():
             if new.draft is not None:
                 # First: nothing else is written unless that revision was still there.
-                key = drafts.rev_key(new.draft.session_id, new.procedure_id, new.draft.rev)
-                if not await db.fetch_all(drafts.DELETE_REV, key):
+                session_id, rev = new.draft
+                if not await drafts.delete_draft(db, session_id, new.procedure_id, rev):
                     raise drafts.DraftConflict(new.procedure_id, *new.draft)
             if store_definition:
                 await db.execute(KEEP_DEFINITION, _definition_values(new, now))
@@ -341,13 +341,9 @@ async def _submit_postgres(
         values.update(period_key=claim.period_key, scope_key=claim.scope_key, max=claim.max)
     ack = (new.ack_to, token) if new.ack_to else None
     done = await pg_submit.submit(db, values, claim is not None, new.pieces, ack, new.draft, now)
-    if done is pg_submit.DRAFT_CHANGED:
-        assert new.draft is not None
-        raise drafts.DraftConflict(new.procedure_id, *new.draft)
     if done is None:
         assert claim is not None, "only a full quota stops the statement"
         raise QuotaReached(new.procedure_id, claim.period_key, claim.scope_key)
-    assert isinstance(done, tuple)
     return done
 
 
