@@ -131,8 +131,7 @@ class SessionMiddleware:
         stale = found is None or time.time() - found[1] > REFRESH_SECONDS
         if not session.modified and not stale:
             return None
-        payload = json.dumps(session).encode()
-        if not stale and found is not None and json.loads(payload) == json.loads(found[0]):
+        if not stale and found is not None and session == json.loads(found[0]):
             return None  # written to but unchanged (a pop of a missing key, a same value)
-        signed = self.signer.sign(b64encode(payload))
+        signed = self.signer.sign(b64encode(json.dumps(session).encode()))
         return self.prefix.encode() + signed + self.set_suffix

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import sqlite3
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from storage import tables
-from storage.db import Database, connect
+from storage.db import Database, as_utc, connect
 from storage.migrations import migrate
 
 pytestmark = pytest.mark.anyio
@@ -270,3 +271,26 @@ async def test_queries_gathered_inside_a_transaction_do_not_collide(db: Database
             {"year": 2026},
         ]
     assert all({"year": 2025} in rows for rows in seen)
+
+
+async def test_timestamps_are_stored_in_utc_and_compare_across_offsets(db: Database) -> None:
+    from zoneinfo import ZoneInfo
+
+    versions = tables.schema_version
+    paris = dt.datetime(2026, 7, 1, 2, 30, tzinfo=ZoneInfo("Europe/Paris"))  # UTC+2
+    await db.execute(versions.insert().values(version=900, description="t", applied_at=paris))
+    row = await db.fetch_one(sa.select(versions.c.applied_at).where(versions.c.version == 900))
+    assert row is not None
+    assert as_utc(row["applied_at"]) == dt.datetime(2026, 7, 1, 0, 30, tzinfo=dt.UTC)
+    # A bound timestamp compares with the stored ones whatever its offset.
+    before = sa.select(versions.c.version).where(
+        versions.c.applied_at < dt.datetime(2026, 7, 1, 0, 30, 0, 1, tzinfo=dt.UTC)
+    )
+    assert 900 in [r["version"] for r in await db.fetch_all(before)]
+    if db.backend == "sqlite":  # sortable text, microseconds always written
+        stored = sa.text("SELECT applied_at FROM schema_version WHERE version = 900")
+        raw = await db.fetch_val(stored)
+        assert raw == "2026-07-01 00:30:00.000000"
+    with pytest.raises(ValueError, match="timezone-aware"):
+        naive = dt.datetime(2026, 7, 1)
+        await db.execute(versions.insert().values(version=901, description="t", applied_at=naive))
