@@ -746,6 +746,40 @@ submission's path looked like the next lever, but a quick try without the indexe
 two nullable `account_id` columns (requests, pieces; an anonymous request has none to
 index) showed no gain above the noise of two alternated runs (917-1237 us per submission
 either way), so the schema stays.
+
+What the seventh round tried (2026-11-30, a faster machine than the sixth's: the bare page
+at ~5,500 req/s; in-process, 8 concurrent submissions ~505 us each, one at a time ~610 us).
+At its start (one run of this script): SQLite form step GET 64 %, submission 25 %. Kept:
+
+- **Timestamps bound in one C call on SQLite** (`storage.db.UtcDateTime`): the SQLite
+  dialect's %-formatting after the type's own conversion cost ~3.5 us per timestamp, and a
+  submission binds seven; now `datetime.isoformat`, the same stored text (a test pins it).
+  The parameters of a submission's statements: ~36 -> ~25 us in all. One JSON encoder for
+  every `dump_json` (``json.dumps`` with options builds a new one each call), and the
+  session compares a changed session with the cookie's payload in one parse instead of
+  two. Instructions per in-process submission (callgrind, 200 submissions, 8 tasks):
+  2.01-2.11 M -> 1.99 M, i.e. 1-6 %, below what this script can resolve.
+
+Measured and not kept, each against the code before it in alternated runs through
+uvicorn (600-800 submissions, server CPU per request from /proc): the COMMIT run in a
+worker thread (sqlite3 releases the GIL in it, so the loop serves meanwhile): 731-936 us
+either way, the other core being the load generator's; the COMMIT delayed by 1 ms so
+that more submissions share it: 4 -> 7-8 submissions per COMMIT, CPU per request within
+the noise (731-880 us against 743-808); a 32 MB page cache and memory-mapped reads: no
+change in-process. In-process with 8 tasks the group commit already serves ~10
+submissions per COMMIT (~25-35 us of COMMIT each); through uvicorn ~4. The driver's own
+overhead per statement (parameters, rows as dicts, the awaits), measured in a tight
+loop against `sqlite3` called directly, is 1.5-2.7 us, so a hand-written SQLite
+submission (as `storage.pg_submit` is for PostgreSQL) would save ~15 us of ~730: not
+written. What remains is spread out: through uvicorn (cProfile in the server) the
+request's parsing and the response's sending by h11 take about a third of the
+submission's time, and the app's own work ~500 us in-process, of which SQLite's
+statements and COMMIT ~40 %.
+
+Runs of this script after the change, before the one whose tables are above: submission
+24 %, 23 % and 24 % on SQLite (form step GET 64 %, 60 % and 63 %), 24 % on PostgreSQL
+(26 % by CPU; form step GET 64 %). On this machine the submission sits at the 25 %
+target, on both databases, not reliably above it.
 """
 
 
