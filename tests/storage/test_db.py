@@ -4,6 +4,7 @@ import asyncio
 import datetime as dt
 import sqlite3
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -274,8 +275,6 @@ async def test_queries_gathered_inside_a_transaction_do_not_collide(db: Database
 
 
 async def test_timestamps_are_stored_in_utc_and_compare_across_offsets(db: Database) -> None:
-    from zoneinfo import ZoneInfo
-
     versions = tables.schema_version
     paris = dt.datetime(2026, 7, 1, 2, 30, tzinfo=ZoneInfo("Europe/Paris"))  # UTC+2
     await db.execute(versions.insert().values(version=900, description="t", applied_at=paris))
