@@ -765,8 +765,9 @@ uvicorn (600-800 submissions, server CPU per request from /proc): the COMMIT run
 worker thread (sqlite3 releases the GIL in it, so the loop serves meanwhile): 731-936 us
 either way, the other core being the load generator's; the COMMIT delayed by 1 ms so
 that more submissions share it: 4 -> 7-8 submissions per COMMIT, CPU per request within
-the noise (731-880 us against 743-808); a 32 MB page cache and memory-mapped reads: no
-change in-process. In-process with 8 tasks the group commit already serves ~10
+the noise (731-880 us against 743-808; again with 0.7 ms, nine alternated runs each:
+median 842 us against 831); a 32 MB page cache and memory-mapped reads: no change
+in-process. In-process with 8 tasks the group commit already serves ~10
 submissions per COMMIT (~25-35 us of COMMIT each); through uvicorn ~4. The driver's own
 overhead per statement (parameters, rows as dicts, the awaits), measured in a tight
 loop against `sqlite3` called directly, is 1.5-2.7 us, so a hand-written SQLite
