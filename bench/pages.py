@@ -781,6 +781,16 @@ Runs of this script after the change, before the one whose tables are above: sub
 24 %, 23 % and 24 % on SQLite (form step GET 64 %, 60 % and 63 %), 24 % on PostgreSQL
 (26 % by CPU; form step GET 64 %). On this machine the submission sits at the 25 %
 target, on both databases, not reliably above it.
+
+The next candidate on SQLite, not tried: the whole submission as one call into SQLite (an
+`INSTEAD OF INSERT` trigger on a view, the pieces passed as JSON and expanded with
+`json_each`, the new id and reference read back by token hash). This round's timers give
+the submission's statements ~150 us in the app (INSERT into requests ~43, the draft's
+DELETE ~27, pieces ~20, outbox ~20, request_events ~19, the reference counter ~14,
+piece_files ~10, parameters included) where the same INSERT into request_events takes
+~8 us repeated in a tight loop: run back to back inside SQLite they might take half,
+~70-90 us of the ~730 with the Python between them. PostgreSQL's submission, already one
+statement, shares the machine's two cores with the database server and the load generator.
 """
 
 
