@@ -782,15 +782,18 @@ Runs of this script after the change, before the one whose tables are above: sub
 (26 % by CPU; form step GET 64 %). On this machine the submission sits at the 25 %
 target, on both databases, not reliably above it.
 
-The next candidate on SQLite, not tried: the whole submission as one call into SQLite (an
-`INSTEAD OF INSERT` trigger on a view, the pieces passed as JSON and expanded with
-`json_each`, the new id and reference read back by token hash). This round's timers give
-the submission's statements ~150 us in the app (INSERT into requests ~43, the draft's
-DELETE ~27, pieces ~20, outbox ~20, request_events ~19, the reference counter ~14,
-piece_files ~10, parameters included) where the same INSERT into request_events takes
-~8 us repeated in a tight loop: run back to back inside SQLite they might take half,
-~70-90 us of the ~730 with the Python between them. PostgreSQL's submission, already one
-statement, shares the machine's two cores with the database server and the load generator.
+Tried last, and dropped: the whole SQLite submission as one statement (an INSERT into
+a temporary view whose `INSTEAD OF` trigger ran the writes back to back inside SQLite, the
+pieces passed as JSON and expanded with `json_each`, the id and reference read back by
+token hash), on the guess that the statements were slow because the Python between them
+pushed SQLite out of the CPU's caches (this round's timers: ~150 us of statements in the
+app, parameters included, where the same INSERT into request_events takes ~8 us repeated
+in a tight loop). A micro-benchmark with Python work between submissions gave 413 -> 369
+us, but in the app the trigger's one INSERT alone took ~139 us, plus ~13 us to read the
+id back: 496-499 us per submission before, 501-507 after (8 tasks, in-process). SQLite's
+own work for a submission is ~130 us however it is sent. PostgreSQL's submission, already
+one statement, shares the machine's two cores with the database server and the load
+generator.
 """
 
 
