@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from storage import tables
-from storage.db import backend_of, connect
+from storage.db import Database, backend_of, connect
 from storage.migrations import MIGRATIONS, applied_versions, migrate, tables_at
 
 pytestmark = pytest.mark.anyio
@@ -76,14 +76,21 @@ def test_unsupported_url_names_the_scheme() -> None:
         backend_of("mysql://localhost/guichet")
 
 
+async def _migrated_to(
+    db: Database, monkeypatch: pytest.MonkeyPatch, version: int, table: str
+) -> sa.Table:
+    """Migrate ``db`` up to ``version`` only; ``table`` as it was at that version."""
+    monkeypatch.setattr("storage.migrations.MIGRATIONS", MIGRATIONS[:version])
+    assert await migrate(db) == list(range(1, version + 1))
+    return next(t for t in tables_at(version) if t.name == table)
+
+
 async def test_version_2_adds_the_outbox_template_columns_to_a_version_1_database(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = await connect(db_url)
     try:
-        monkeypatch.setattr("storage.migrations.MIGRATIONS", MIGRATIONS[:1])
-        assert await migrate(db) == [1]
-        outbox_v1 = next(t for t in tables_at(1) if t.name == "outbox")
+        outbox_v1 = await _migrated_to(db, monkeypatch, 1, "outbox")
         row = {
             "created_at": dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
             "message_id": "<1@guichet.local>",
@@ -114,9 +121,7 @@ async def test_version_3_gives_existing_drafts_an_empty_revision_that_saves_can_
 
     db = await connect(db_url)
     try:
-        monkeypatch.setattr("storage.migrations.MIGRATIONS", MIGRATIONS[:2])
-        assert await migrate(db) == [1, 2]
-        drafts_v2 = next(t for t in tables_at(2) if t.name == "drafts")
+        drafts_v2 = await _migrated_to(db, monkeypatch, 2, "drafts")
         assert "rev" not in drafts_v2.c
         now = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
         row = {"session_id": "s", "procedure_id": "cantine", "version": "v1", "data": "{}"}
