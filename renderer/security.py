@@ -38,6 +38,7 @@ CSP = (
 
 
 def security_headers() -> dict[str, str]:
+    """The headers every response carries but redirects (see `REDIRECT_HEADERS`)."""
     return {
         "Content-Security-Policy": CSP,
         "X-Content-Type-Options": "nosniff",
@@ -45,6 +46,12 @@ def security_headers() -> dict[str, str]:
         "Referrer-Policy": "same-origin",
         "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
     }
+
+
+# A redirect has no content for a browser to render, frame, sniff or grant features to: of
+# the headers above, only the referrer policy applies to it (it governs the Referer of the
+# request the redirect leads to). The page it leads to carries them all.
+REDIRECT_HEADERS = ("Referrer-Policy",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +155,14 @@ def parse_urlencoded(body: bytes, limits: UploadLimits) -> FormData:
 
 
 class SecurityHeadersMiddleware:
-    """Adds the security headers to every response; pages default to ``no-store``."""
+    """Adds the security headers to every response (a redirect only those that apply to it,
+    `REDIRECT_HEADERS`); pages default to ``no-store``, which `renderer.sessions` relies on."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.headers = [(k.lower().encode(), v.encode()) for k, v in security_headers().items()]
+        every = security_headers()
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in every.items()]
+        self.redirect_headers = [(k.lower().encode(), every[k].encode()) for k in REDIRECT_HEADERS]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -164,7 +174,9 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                headers += [h for h in self.headers if h[0] not in present]
+                redirect = 300 <= message["status"] < 400
+                ours = self.redirect_headers if redirect else self.headers
+                headers += [h for h in ours if h[0] not in present]
                 if b"cache-control" not in present:
                     value = b"public, max-age=3600" if cacheable else b"no-store"
                     headers.append((b"cache-control", value))

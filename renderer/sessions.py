@@ -6,11 +6,13 @@ cookies stay valid. What differs is the cost per request: a cookie already verif
 verified again (a bounded cache maps the exact cookie value to its payload and signing time,
 its age is still checked on every request), and the cookie is signed again only when the
 session changed, was emptied, or was signed more than ``REFRESH_SECONDS`` ago (so an active
-session does not expire ``max_age`` after its last change).
+session does not expire ``max_age`` after its last change). ``Vary: Cookie`` is sent only
+when a response that read the session may be stored by a cache (`_may_be_stored`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from base64 import b64decode, b64encode
@@ -27,6 +29,17 @@ CACHE_SIZE = 4096
 EXPIRED = "expires=Thu, 01 Jan 1970 00:00:00 GMT; "
 
 
+def _may_be_stored(message: Message) -> bool:
+    """Whether a cache may store this response: only when it says so with a Cache-Control
+    of its own without ``no-store``. The portal's pages carry none and are made ``no-store``
+    by `renderer.security.SecurityHeadersMiddleware`, outside this one; a response that no
+    cache stores needs no ``Vary: Cookie``."""
+    for name, value in message.get("headers", ()):
+        if name.lower() == b"cache-control":
+            return b"no-store" not in value.lower()
+    return False
+
+
 class SessionMiddleware:
     """``scope["session"]`` from the signed cookie ``session_cookie``; Set-Cookie on change."""
 
@@ -40,7 +53,9 @@ class SessionMiddleware:
         https_only: bool = False,
     ) -> None:
         self.app = app
-        self.signer = itsdangerous.TimestampSigner(str(secret_key))
+        # hashlib.sha1 itself, not itsdangerous' default (a Python function that calls it,
+        # which sends `hmac` down its pure-Python path): the same HMAC-SHA1 signatures.
+        self.signer = itsdangerous.TimestampSigner(str(secret_key), digest_method=hashlib.sha1)
         self.cookie = session_cookie
         self.prefix = session_cookie + "="
         self.max_age = max_age
@@ -113,9 +128,10 @@ class SessionMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 header = self._set_cookie(session, found)
-                if header is not None or session.accessed:
+                vary = session.accessed and _may_be_stored(message)
+                if header is not None or vary:
                     headers = list(message.get("headers", []))
-                    if session.accessed:
+                    if vary:
                         headers.append((b"vary", b"Cookie"))
                     if header is not None:
                         headers.append((b"set-cookie", header))

@@ -163,6 +163,21 @@ def test_security_headers_on_every_response(client: TestClient, url: str) -> Non
     assert headers["referrer-policy"] == "same-origin"
 
 
+def test_a_redirect_carries_only_the_headers_that_apply_to_it(
+    form_client: TestClient,
+) -> None:
+    # A redirect is never rendered: its referrer policy governs the request it leads to.
+    response = form_client.get("/demarches/cantine/etapes/demarche", follow_redirects=False)
+    redirect = form_client.get("/demarches/cantine/etapes/recapitulatif", follow_redirects=False)
+    assert response.status_code == 200
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert redirect.status_code == 303, redirect.status_code
+    assert redirect.headers["referrer-policy"] == "same-origin"
+    assert redirect.headers["cache-control"] == "no-store"
+    for name in ("content-security-policy", "x-frame-options", "permissions-policy"):
+        assert name not in redirect.headers
+
+
 def test_pages_are_not_stored_but_static_files_are_cached(client: TestClient) -> None:
     assert client.get("/demarches").headers["cache-control"] == "no-store"
     assert client.get("/static/css/guichet.css").headers["cache-control"].startswith("public")

@@ -29,6 +29,11 @@ async def write(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
 
+async def read_cacheable(request: Request) -> PlainTextResponse:
+    headers = {"Cache-Control": request.query_params.get("cc", "private, max-age=60")}
+    return PlainTextResponse(json.dumps(dict(request.session)), headers=headers)
+
+
 async def pop(request: Request) -> PlainTextResponse:
     request.session.pop(request.query_params["k"], None)
     return PlainTextResponse("ok")
@@ -41,6 +46,7 @@ async def clear(request: Request) -> PlainTextResponse:
 
 def make_client() -> TestClient:
     routes = [("/read", read), ("/write", write), ("/pop", pop), ("/clear", clear)]
+    routes.append(("/read-cacheable", read_cacheable))
     app = Starlette(routes=[Route(path, endpoint) for path, endpoint in routes])
     wrapped = SessionMiddleware(app, secret_key=SECRET, session_cookie="guichet_session")
     return TestClient(wrapped)  # type: ignore[arg-type]
@@ -58,8 +64,16 @@ def test_a_change_sets_the_cookie_and_is_read_back() -> None:
     cookie = response.headers["set-cookie"]
     assert cookie.startswith("guichet_session=")
     assert "httponly" in cookie and "samesite=lax" in cookie and "Max-Age=1209600" in cookie
-    assert response.headers["vary"] == "Cookie"
     assert client.get("/read").text == '{"a": "1"}'
+
+
+def test_vary_cookie_only_on_responses_a_cache_may_store() -> None:
+    client = make_client()
+    client.get("/write?k=a&v=1")
+    # No Cache-Control of its own: the portal makes it no-store, no cache keeps it.
+    assert "vary" not in client.get("/read").headers
+    assert client.get("/read-cacheable").headers["vary"] == "Cookie"
+    assert "vary" not in client.get("/read-cacheable?cc=no-store").headers
 
 
 def test_reading_an_unchanged_session_sets_no_cookie() -> None:
