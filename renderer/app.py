@@ -12,8 +12,10 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import State
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
@@ -44,6 +46,24 @@ ROUTE_MODULES = (catalogue, news, wizard, tracking, account)
 DRAFT_PURGE_INTERVAL_SECONDS = 3600.0
 # A file is uploaded before the draft that references it is saved: younger files are kept.
 FILE_SWEEP_GRACE_SECONDS = 3600.0
+
+
+class PortalState(State):
+    """``app.state`` whose values are also plain attributes.
+
+    Starlette's `State` keeps them in a dict behind ``__getattr__``, which Python calls only
+    after the ordinary lookup failed, and that failure builds an ``AttributeError`` with its
+    message formatted (callgrind: ~5,000 instructions a read, a dozen reads a request).
+    Written here to both, read as ordinary attributes; ``state["key"]`` still works.
+    """
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        super().__setattr__(key, value)
+        object.__setattr__(self, key, value)
+
+    def __delattr__(self, key: str) -> None:
+        super().__delattr__(key)
+        object.__delattr__(self, key)
 
 
 def utc_now() -> dt.datetime:
@@ -130,6 +150,7 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.router = IndexedRouter(app.router.routes, lifespan=lifespan)
+    app.state = PortalState()
     app.state.settings = settings
     app.state.pack = pack
     app.state.files = FileStore(settings.files_folder)
