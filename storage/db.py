@@ -332,9 +332,20 @@ def _aware(value: Any) -> dt.datetime:
     return value
 
 
+# The last timestamp bound and its text: a submission binds the same `now` six times.
+# Datetimes are immutable, so the same object always gives the same text.
+_last_timestamp: tuple[object, str] = (object(), "")
+
+
 def sqlite_timestamp(value: Any) -> str | None:
     """How SQLite stores a timestamp: naive UTC text, microseconds always written."""
+    global _last_timestamp
     if value is None:
         return None
+    last = _last_timestamp
+    if value is last[0]:
+        return last[1]
     utc = _aware(value).astimezone(dt.UTC).replace(tzinfo=None)
-    return utc.isoformat(" ", "microseconds")
+    text = utc.isoformat(" ", "microseconds")
+    _last_timestamp = (value, text)
+    return text

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from storage import tables
-from storage.db import Database, as_utc, connect
+from storage.db import Database, as_utc, connect, sqlite_timestamp
 from storage.migrations import migrate
 
 pytestmark = pytest.mark.anyio
@@ -293,3 +293,14 @@ async def test_timestamps_are_stored_in_utc_and_compare_across_offsets(db: Datab
     with pytest.raises(ValueError, match="timezone-aware"):
         naive = dt.datetime(2026, 7, 1)
         await db.execute(versions.insert().values(version=901, description="t", applied_at=naive))
+
+
+def test_the_sqlite_binder_gives_each_timestamp_its_own_text() -> None:
+    # It remembers the last object it formatted: alternating objects must not mix up.
+    first = dt.datetime(2026, 7, 1, 2, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    second = dt.datetime(2026, 12, 24, 23, 59, 59, 5, tzinfo=dt.UTC)
+    for _ in range(2):
+        assert sqlite_timestamp(first) == "2026-07-01 00:30:00.000000"
+        assert sqlite_timestamp(first) == "2026-07-01 00:30:00.000000"
+        assert sqlite_timestamp(second) == "2026-12-24 23:59:59.000005"
+    assert sqlite_timestamp(None) is None
