@@ -35,6 +35,7 @@ validate: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/validate_pack.py
 	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/instructions.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -185,49 +185,58 @@ def _other_answers(pack: Any, pairs: list[tuple[str, str]]) -> list[tuple[str, s
     return [(k, str(int(v) + 1) if k == number.id else v) for k, v in pairs]
 
 
-def _post(client: httpx.Client, path: str, pairs: list[tuple[str, str]], **kw: Any) -> Any:
-    token = CSRF.search(client.get(path).text)
+async def _post(
+    client: httpx.AsyncClient, path: str, pairs: list[tuple[str, str]], **kw: Any
+) -> Any:
+    token = CSRF.search((await client.get(path)).text)
     assert token, f"no form at {path}"
     data = [("csrf_token", token.group(1)), *pairs]
     encoded = urllib.parse.urlencode(data)
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     if "files" in kw:
-        return client.post(path, data=dict(data), files=kw["files"])
-    return client.post(path, content=encoded, headers=headers)
+        return await client.post(path, data=dict(data), files=kw["files"])
+    return await client.post(path, content=encoded, headers=headers)
+
+
+async def fill_session(client: httpx.AsyncClient, pack: Any, complete: bool) -> tuple[str, str]:
+    """Through ``client`` (a browser session of the portal): the steps before the form done
+    (and all of them when ``complete``). Returns (cookie header, csrf token)."""
+    base = f"/demarches/{PROC}/etapes"
+    stop = "recapitulatif" if complete else f"demande-{STEP}"
+    path = f"{base}/demarche"
+    while not path.endswith(stop):
+        key = path.rsplit("/", 1)[1]
+        kw: dict[str, Any] = {}
+        if key == "informations":
+            pairs = list(APPLICANT.items())
+        elif key.startswith("demande-"):
+            pairs = _pairs_for_step(pack, dt.date.today(), key.removeprefix("demande-"))
+        elif key == "pieces":
+            page = (await client.get(path)).text
+            names = re.findall(r'type="file" id="[^"]+" name="(piece-[a-z0-9-]+)"', page)
+            pairs, kw["files"] = (
+                [],
+                [(n, ("p.pdf", TINY_PDF, "application/pdf")) for n in names],
+            )
+        else:
+            pairs = []
+        response = await _post(client, path, pairs, **kw)
+        assert response.status_code == 303, (path, response.status_code)
+        path = response.headers["location"]
+    token = CSRF.search((await client.get(f"{base}/demarche")).text)
+    assert token
+    cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+    return cookie, token.group(1)
 
 
 def new_session(port: int, pack: Any, complete: bool) -> tuple[str, str]:
-    """A session with the steps before the form done (and all of them when ``complete``).
+    """`fill_session` against the portal on ``port``."""
 
-    Returns (cookie header, csrf token).
-    """
-    base = f"/demarches/{PROC}/etapes"
-    stop = "recapitulatif" if complete else f"demande-{STEP}"
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-        path = f"{base}/demarche"
-        while not path.endswith(stop):
-            key = path.rsplit("/", 1)[1]
-            kw: dict[str, Any] = {}
-            if key == "informations":
-                pairs = list(APPLICANT.items())
-            elif key.startswith("demande-"):
-                pairs = _pairs_for_step(pack, dt.date.today(), key.removeprefix("demande-"))
-            elif key == "pieces":
-                page = client.get(path).text
-                names = re.findall(r'type="file" id="[^"]+" name="(piece-[a-z0-9-]+)"', page)
-                pairs, kw["files"] = (
-                    [],
-                    [(n, ("p.pdf", TINY_PDF, "application/pdf")) for n in names],
-                )
-            else:
-                pairs = []
-            response = _post(client, path, pairs, **kw)
-            assert response.status_code == 303, (path, response.status_code)
-            path = response.headers["location"]
-        token = CSRF.search(client.get(f"{base}/demarche").text)
-        assert token
-        cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-        return cookie, token.group(1)
+    async def fill() -> tuple[str, str]:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            return await fill_session(client, pack, complete)
+
+    return asyncio.run(fill())
 
 
 # --- the load generator -------------------------------------------------------------------

@@ -5,9 +5,12 @@ checked here (timed assertions do not belong in tests); only that each row was m
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,3 +41,11 @@ def test_page_benchmark_measures_every_page() -> None:
     for row in ("form step GET", "step POST (validated, draft saved)", "tracking page GET"):
         assert rate_of(report, row) > 0
     assert rate_of(report, "submission (récapitulatif POST)") > 0
+
+
+def test_instruction_benchmark_counts_both_requests() -> None:
+    require(shutil.which("valgrind") is not None, "valgrind is not installed")
+    args = ["--submissions", "2", "--warm-up", "1", "--concurrency", "2"]
+    table = run_script("bench/instructions.py", *args)
+    assert rate_of(table, "bare page GET") > 0
+    assert rate_of(table, "submission (récapitulatif POST)") > 0
