@@ -126,7 +126,7 @@ async def test_version_3_gives_existing_drafts_an_empty_revision_that_saves_can_
         now = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
         row = {"session_id": "s", "procedure_id": "cantine", "version": "v1", "data": "{}"}
         await db.execute(sa.insert(drafts_v2).values(**row, updated_at=now))
-        monkeypatch.setattr("storage.migrations.MIGRATIONS", MIGRATIONS)
+        monkeypatch.setattr("storage.migrations.MIGRATIONS", MIGRATIONS[:3])
         assert await migrate(db) == [3]
 
         stored = await load_draft(db, "s", "cantine")
@@ -138,5 +138,56 @@ async def test_version_3_gives_existing_drafts_an_empty_revision_that_saves_can_
         assert stored is not None and (stored.data, stored.rev) == ({"a": 1}, rev)
         with pytest.raises(Exception, match=r"(?i)not.null"):  # as on a new database
             await db.execute(sa.text("UPDATE drafts SET rev = NULL"))
+    finally:
+        await db.disconnect()
+
+
+async def _indexes(db: Database) -> dict[str, str]:
+    """Index name -> its definition (SQL), for the tables of version 4's change."""
+    if db.backend == "sqlite":
+        query = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+    else:
+        query = "SELECT indexname AS name, indexdef AS sql FROM pg_indexes"
+    rows = await db.fetch_all(sa.text(query))
+    wanted = ("ix_drafts_", "ix_requests_account", "ix_pieces_account")
+    return {r["name"]: r["sql"] for r in rows if r["name"].startswith(wanted)}
+
+
+async def test_version_4_indexes_accounts_where_set_and_drops_the_drafts_age_index(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = await connect(db_url)
+    try:
+        await _migrated_to(db, monkeypatch, 3, "drafts")
+        # A version-3 database as version 3 made it (version 1 now makes the new indexes).
+        await db.execute(sa.text("DROP INDEX ix_requests_account_id"))
+        await db.execute(sa.text("CREATE INDEX ix_requests_account_id ON requests (account_id)"))
+        await db.execute(sa.text("CREATE INDEX ix_drafts_updated_at ON drafts (updated_at)"))
+        before = await _indexes(db)
+        assert "ix_drafts_updated_at" in before
+        assert "where" not in before["ix_requests_account_id"].lower()
+        monkeypatch.setattr("storage.migrations.MIGRATIONS", MIGRATIONS[:4])
+        assert await migrate(db) == [4]
+
+        after = await _indexes(db)
+        assert "ix_drafts_updated_at" not in after
+        for name in ("ix_requests_account_id", "ix_pieces_account_id"):
+            assert "account_id is not null" in after[name].lower(), after[name]
+        if db.backend == "sqlite":  # the planner still takes it for a lookup by account
+            plan = await db.fetch_all(
+                sa.text("EXPLAIN QUERY PLAN SELECT id FROM requests WHERE account_id = 7")
+            )
+            assert any("ix_requests_account_id" in str(r["detail"]) for r in plan), plan
+    finally:
+        await db.disconnect()
+
+
+async def test_a_new_database_has_the_indexes_of_the_latest_version(db_url: str) -> None:
+    db = await connect(db_url)
+    try:
+        await migrate(db)
+        found = await _indexes(db)
+        assert set(found) == {"ix_requests_account_id", "ix_pieces_account_id"}
+        assert all("account_id is not null" in sql.lower() for sql in found.values())
     finally:
         await db.disconnect()
