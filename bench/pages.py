@@ -803,6 +803,55 @@ id back: 496-499 us per submission before, 501-507 after (8 tasks, in-process). 
 own work for a submission is ~130 us however it is sent. PostgreSQL's submission, already
 one statement, shares the machine's two cores with the database server and the load
 generator.
+
+What the eighth round did (2026-11-30, the same kind of machine, the bare page at 5,800 to
+7,000 req/s). At its start, one run of this script: SQLite form step GET 64 %, submission
+22 %; PostgreSQL 65 % and 26 %. The served figures move by more than one change is worth
+(alternated runs of the same two versions differed by +-100 us per submission), so this
+round counted instructions instead: `bench/instructions.py` serves the submission and the
+bare page through uvicorn's own HTTP protocol in one process under callgrind, the same
+count for the same code within ~0.2 %. At the round's start: bare page 752 k instructions
+per request, submission 2,823 k (the bare page's is 26.7 % of it). Kept, each measured
+that way:
+
+- **Redirects carry only the security header that applies to them** (`Referrer-Policy`,
+  which governs the request the redirect leads to; the CSP, `X-Frame-Options`, `nosniff`
+  and `Permissions-Policy` concern content a browser renders, and the page the redirect
+  leads to carries them), `Vary: Cookie` only on a response a cache may store (pages are
+  `no-store`), and the session signer calls `hashlib.sha1` itself (itsdangerous' default is
+  a Python function around it, which sends `hmac` down its pure-Python path): -105 k. h11
+  validates every header with a regular expression, ~90 instructions per character.
+- **`app.state` with plain attributes** (`renderer.app.PortalState`): Starlette's `State`
+  answers from `__getattr__`, after an ordinary lookup that fails by building and
+  formatting an `AttributeError`, ~5 k instructions a read, about ten reads a submission:
+  -50 k.
+- **The SQLite timestamp binder remembers the last datetime it formatted**: a submission's
+  six timestamps are the same `now`, and each conversion to UTC text cost ~15 k: -95 k.
+- **Schema 4**: `account_id` indexed only where set (requests, pieces: an anonymous request
+  wrote two index entries nobody reads), `drafts.updated_at` no longer indexed (only the
+  hourly purge reads it, every step saved wrote it): -15 to -30 k per submission, and one
+  index write less per step POST.
+
+After them: submission 2,563 k instructions (the bare page's is 29.2 % of it), -9 %.
+Measured and dropped: the CSRF token derived from the session id by HMAC instead of kept in
+the cookie (64 characters less in every request's cookie, but the HMAC costs more than h11
+saves: +15 k); stamps without sorted keys and with the day's text cached (-8 k, not worth
+the code); a page size of 2 or 1 KB (-34 k, -49 k; a larger draft would overflow its page);
+every secondary index dropped (-78 k) or the foreign keys off (-16 k), as bounds only. The
+group commit's size hardly moves instructions (2, 4 and 8 connections: 2.62, 2.56 and 2.57
+M per submission): through uvicorn, what a COMMIT costs beyond them is the kernel's (on
+SQLite ~600 us of user and ~50 us of system CPU per submission, from /proc). What is left,
+by instructions: SQLite's statements ~450 k (17 %), JSON ~260 k (10 %: the draft read from
+the cache, the stamps, the request's documents, the session cookie; 50 to 120 instructions
+a character), h11 and uvicorn about a fifth, the rest spread thin. Instructions are not
+time: the served ratio stays below the instruction ratio (~24 % against ~29 %), SQLite's
+writes and the cache misses of a larger working set costing more per instruction than the
+bare page's.
+
+One run of this script after the round, before the one whose tables are above: SQLite form
+step GET 69 %, submission 24 % (24 % by CPU); PostgreSQL 68 % and 25 % (27 % by CPU). The
+submission is at the 25 % target on PostgreSQL and just below it on SQLite; still not
+reliably above it.
 """
 
 
