@@ -101,6 +101,11 @@ class SessionMiddleware:
             self._parsed[raw] = data
         return data
 
+    def _original(self, raw: bytes) -> Any:
+        """The payload the request's cookie held (parsed already if flat)."""
+        found = self._parsed.get(raw)
+        return found if found is not None else json.loads(raw)
+
     def _cookie_value(self, scope: Scope) -> str | None:
         for name, raw in scope["headers"]:
             if name != b"cookie":
@@ -147,7 +152,7 @@ class SessionMiddleware:
         stale = found is None or time.time() - found[1] > REFRESH_SECONDS
         if not session.modified and not stale:
             return None
-        if not stale and found is not None and session == json.loads(found[0]):
+        if not stale and found is not None and session == self._original(found[0]):
             return None  # written to but unchanged (a pop of a missing key, a same value)
         signed = self.signer.sign(b64encode(json.dumps(session).encode()))
         return self.prefix.encode() + signed + self.set_suffix
