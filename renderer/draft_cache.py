@@ -34,6 +34,8 @@ from typing import NamedTuple
 from storage.drafts import Draft
 
 COOKIE = "guichet_brouillon"
+# One encoder (json.dumps with options builds one per call); drafts are never circular.
+_dump = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 SIZE = 10_000  # entries: a draft is a few KB of JSON at most
 
 
@@ -63,7 +65,7 @@ class DraftCache:
         entries = self._entries
         if entries.pop(key, None) is None and len(entries) >= self._size:
             del entries[next(iter(entries))]  # the least recently written
-        text = json.dumps(draft.data, ensure_ascii=False)
+        text = _dump(draft.data)
         entries[key] = _Entry(draft.version, text, draft.updated_at, draft.rev)
 
     def forget(self, session_id: str, procedure_id: str) -> None:

@@ -47,7 +47,7 @@ def _revision() -> str:
 
 REVISION = _revision()
 _dump = json.JSONEncoder(
-    sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str, check_circular=False
 ).encode
 
 

@@ -284,9 +284,11 @@ async def connect(url: str) -> Database:
     return await PostgresDatabase.open(url)
 
 
-# One encoder for every call: json.dumps with options builds a new one each time.
+# One encoder for every call: json.dumps with options builds a new one each time. What is
+# stored comes from forms, definitions and the code, never a structure that contains itself,
+# so no circular-reference bookkeeping (a dict entry per container encoded).
 dump_json: Callable[[Any], str] = json.JSONEncoder(
-    ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), check_circular=False
 ).encode
 
 
