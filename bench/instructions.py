@@ -6,7 +6,7 @@ Usage: python bench/instructions.py [--submissions N] [--concurrency C] [--warm-
 Requests/s on this shared machine move by +-20 % from one run to the next, more than most
 changes to the submission path (a few per cent each) and more than bench/pages.py can
 resolve. Instruction counts do not move: the same code on the same inputs gives the same
-count to ~0.1 %, whatever else the machine does. So this script serves requests through
+count to ~0.2 %, whatever else the machine does. So this script serves requests through
 uvicorn's own HTTP/1.1 protocol (``H11Protocol``, the parsing and writing that the real
 server does), in one process, fed through a transport that keeps the bytes in memory (no
 sockets: the kernel's share is left out), and counts the instructions of the measured
@@ -126,16 +126,7 @@ async def measure_submission(args: argparse.Namespace, var: Path) -> None:
     from engine.validate import load_pack
     from renderer.app import app_from_env
 
-    os.environ.update(
-        {
-            "DATABASE_URL": f"sqlite:///{var / 'bench.sqlite3'}",
-            "GUICHET_VAR_DIR": str(var),
-            "GUICHET_DEFINITIONS": str(ROOT / "definitions"),
-            "GUICHET_SECRET_KEY": "bench-" + "k" * 40,
-            "GUICHET_SMTP_URL": "",
-            "GUICHET_OUTBOX_INTERVAL_SECONDS": "86400",
-        }
-    )
+    os.environ.update(pages.portal_env(f"sqlite:///{var / 'bench.sqlite3'}", var))
     pack = load_pack([ROOT / "definitions"])
     app = app_from_env()
     summary = f"/demarches/{pages.PROC}/etapes/recapitulatif"

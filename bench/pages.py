@@ -121,10 +121,9 @@ def wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
 UVICORN = ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
 
 
-def start_portal(db_url: str, var: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    env = {
-        **os.environ,
+def portal_env(db_url: str, var: Path) -> dict[str, str]:
+    """The portal's settings for a benchmark: example commune, ``var`` folder, no SMTP."""
+    return {
         "DATABASE_URL": db_url,
         "GUICHET_VAR_DIR": str(var),
         "GUICHET_DEFINITIONS": str(ROOT / "definitions"),
@@ -134,6 +133,11 @@ def start_portal(db_url: str, var: Path) -> tuple[subprocess.Popen[bytes], int]:
         # would land in whichever figure is being measured. They are measured on their own.
         "GUICHET_OUTBOX_INTERVAL_SECONDS": "86400",
     }
+
+
+def start_portal(db_url: str, var: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {**os.environ, **portal_env(db_url, var)}
     cmd = [sys.executable, "-m", "uvicorn", "renderer.app:app_from_env", "--factory"]
     proc = subprocess.Popen([*cmd, *UVICORN, "--port", str(port)], env=env, cwd=ROOT)
     wait_for(port, proc)

@@ -314,10 +314,8 @@ class UtcDateTime(sa.TypeDecorator[dt.datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
-        if value is None:
-            return None
-        value = _aware(value).astimezone(dt.UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        # PostgreSQL only: on SQLite `bind_processor` binds with `sqlite_timestamp` instead.
+        return None if value is None else _aware(value).astimezone(dt.UTC)
 
     def bind_processor(self, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
         if dialect.name == "sqlite":
