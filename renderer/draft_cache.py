@@ -28,14 +28,12 @@ draft never changes the entry.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import NamedTuple
 
+from storage.db import dump_json, load_json
 from storage.drafts import Draft
 
 COOKIE = "guichet_brouillon"
-# One encoder (json.dumps with options builds one per call); drafts are never circular.
-_dump = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 SIZE = 10_000  # entries: a draft is a few KB of JSON at most
 
 
@@ -58,14 +56,14 @@ class DraftCache:
         entry = self._entries.get((session_id, procedure_id))
         if entry is None or rev is None or entry.rev != rev:
             return None
-        return Draft(entry.version, json.loads(entry.text), entry.updated_at, entry.rev)
+        return Draft(entry.version, load_json(entry.text), entry.updated_at, entry.rev)
 
     def put(self, session_id: str, procedure_id: str, draft: Draft) -> None:
         key = (session_id, procedure_id)
         entries = self._entries
         if entries.pop(key, None) is None and len(entries) >= self._size:
             del entries[next(iter(entries))]  # the least recently written
-        text = _dump(draft.data)
+        text = dump_json(draft.data)
         entries[key] = _Entry(draft.version, text, draft.updated_at, draft.rev)
 
     def forget(self, session_id: str, procedure_id: str) -> None:

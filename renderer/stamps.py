@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from typing import Any
 from engine import condition_syntax, conditions, rules
 from engine.model import Procedure, Step
 from renderer import forms
+from storage.db import dump_json
 
 STAMPS = "stamps"  # the draft's key: step key -> stamp
 
@@ -46,9 +46,6 @@ def _revision() -> str:
 
 
 REVISION = _revision()
-_dump = json.JSONEncoder(
-    sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str, check_circular=False
-).encode
 
 
 def stamp(
@@ -67,7 +64,7 @@ def stamp(
         if step is forms.APPLICANT_STEP
         else {n: values[n] for n in rules.step_dependencies(proc, step) if n in values}
     )
-    text = _dump([REVISION, proc.version, key, today.isoformat(), mine, deps])
+    text = dump_json([REVISION, proc.version, key, today.isoformat(), mine, deps], default=str)
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 

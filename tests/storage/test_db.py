@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from storage import tables
-from storage.db import Database, as_utc, connect, sqlite_timestamp
+from storage.db import Database, as_utc, connect, dump_json, load_json, sqlite_timestamp
 from storage.migrations import migrate
 
 pytestmark = pytest.mark.anyio
@@ -304,3 +304,29 @@ def test_the_sqlite_binder_gives_each_timestamp_its_own_text() -> None:
         assert sqlite_timestamp(first) == "2026-07-01 00:30:00.000000"
         assert sqlite_timestamp(second) == "2026-12-24 23:59:59.000005"
     assert sqlite_timestamp(None) is None
+
+
+def test_json_text_is_the_stdlib_text_and_takes_what_orjson_refuses() -> None:
+    import json
+
+    def stdlib(value: object, **options: object) -> str:
+        return json.dumps(
+            value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), **options
+        )
+
+    document = {
+        "nom": "Dupont-Lefèvre",
+        "b": [1, 2.5, None, True, {"z": '€ \u2028 " \\ \n', "a": []}],
+        "a": {"ville": "Belval-sur-Loire", "code": "45000"},
+        "quantité": -0.0,
+    }
+    assert dump_json(document) == stdlib(document)
+    assert load_json(dump_json(document)) == document
+    # An integer beyond 64 bits (a number field accepts 1e30) and non-string keys: the stdlib.
+    assert dump_json({"n": 10**30}) == '{"n":1000000000000000000000000000000}'
+    assert dump_json({2: "b", 1: "a"}) == stdlib({2: "b", 1: "a"}) == '{"1":"a","2":"b"}'
+    day = dt.date(2026, 11, 30)
+    assert dump_json([day], default=str) == '["2026-11-30"]'
+    assert dump_json({1: day}, default=str) == '{"1":"2026-11-30"}'
+    with pytest.raises(TypeError):
+        dump_json({"when": object()})
