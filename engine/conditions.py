@@ -96,6 +96,12 @@ __all__ = [
 # --- evaluation --------------------------------------------------------------------------
 
 _NUMERIC = re.compile(r"\s*[+-]?[0-9]{1,20}(?:[.,][0-9]{1,20})?\s*\Z")
+# isinstance() tuples, built once: ``isinstance(x, A | B)`` builds a union at every call, and
+# conditions are evaluated for every field of every step, at every page and submission.
+_OPERANDS = (Name, Literal, ListLit)
+_NUMBERS = (int, float)
+_SEQUENCES = (list, tuple)
+_CONTAINERS = (list, tuple, dict)
 
 
 def evaluate(expr: Expr, values: Mapping[str, object]) -> bool:
@@ -104,7 +110,7 @@ def evaluate(expr: Expr, values: Mapping[str, object]) -> bool:
     Values use the draft representation (str, int/float, 'YYYY-MM-DD', bool, list[str],
     dict, list[dict]); a missing key reads as empty.
     """
-    if isinstance(expr, Name | Literal | ListLit):
+    if isinstance(expr, _OPERANDS):
         return _truthy(_operand(expr, values))
     if isinstance(expr, Compare):
         left, right = _operand(expr.left, values), _operand(expr.right, values)
@@ -137,7 +143,7 @@ def _is_empty(value: object) -> bool:
         return True
     if isinstance(value, str):
         return not value.strip()
-    return isinstance(value, list | tuple | dict) and len(value) == 0
+    return isinstance(value, _CONTAINERS) and len(value) == 0
 
 
 def _truthy(value: object) -> bool:
@@ -149,7 +155,7 @@ def _truthy(value: object) -> bool:
 def _number(value: object, coerce: bool) -> float | int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, _NUMBERS):
         return value
     if coerce and isinstance(value, str) and _NUMERIC.match(value):
         return float(value.replace(",", "."))
@@ -170,7 +176,7 @@ def _equal(left: object, right: object, deep: bool = True) -> bool:
         return a is not None and b is not None and a == b
     if isinstance(left, str) and isinstance(right, str):
         return left == right
-    if deep and isinstance(left, list | tuple) and isinstance(right, list | tuple):
+    if deep and isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
         return all(any(_equal(a, b, deep=False) for b in right) for a in left) and all(
             any(_equal(b, a, deep=False) for a in left) for b in right
         )
@@ -202,9 +208,9 @@ def _apply_order(op: str, a: _Ordered, b: _Ordered) -> bool:
 
 
 def _contains(needle: object, haystack: object) -> bool:
-    if _is_empty(needle) or isinstance(needle, list | tuple | dict):
+    if _is_empty(needle) or isinstance(needle, _CONTAINERS):
         return False
-    if not isinstance(haystack, list | tuple):
+    if not isinstance(haystack, _SEQUENCES):
         return False
     return any(_equal(needle, item, deep=False) for item in haystack)
 
