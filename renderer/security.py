@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from base64 import urlsafe_b64encode
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
@@ -79,6 +80,23 @@ def session_id(request: Request) -> str:
 
 def csrf_token(request: Request) -> str:
     return _session_secret(request, "csrf")
+
+
+def session_tag(request: Request, *parts: str) -> str:
+    """A tag of ``parts`` (an HMAC-SHA256 keyed by the browser session's id, 128 bits, in
+    base64url) for a link that only this browser session can follow; "" without a session.
+    The session id never leaves the signed cookie, so no one else can make or check one."""
+    sid = request.session.get("sid")
+    if not isinstance(sid, str) or not sid:
+        return ""
+    mac = hmac.digest(sid.encode(), "\x00".join(parts).encode(), "sha256")[:16]
+    return urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def has_session_tag(request: Request, tag: str, *parts: str) -> bool:
+    """Whether ``tag`` is this browser session's `session_tag` of ``parts``."""
+    expected = session_tag(request, *parts)
+    return bool(expected) and hmac.compare_digest(expected.encode(), tag.encode())
 
 
 def csrf_input(request: Request) -> Markup:

@@ -10,7 +10,6 @@ transaction (``storage.requests.submit``).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -97,24 +96,18 @@ def pieces(shown: rules.Visibility, draft: dict[str, Any]) -> list[store.Piece]:
     return out
 
 
-@dataclass(frozen=True)
-class Outcome:
-    reference: str | None  # None: the quota was reached
-    email: str
-
-
 async def submit(
     request: Request,
     proc: Procedure,
     draft: dict[str, Any],
     shown: rules.Visibility,
     ref: store.DraftRef,
-) -> Outcome:
+) -> str | None:
     """Store the request with its acknowledgement (queued for the mail worker, which composes
     it: `renderer.acks`) and delete the draft (``ref``: its session and revision) in the
-    same transaction; Outcome(None), and the draft kept, when the quota is full;
-    `storage.drafts.DraftConflict`, and nothing written, when the stored draft is no longer
-    that revision (submitted already, or changed in another tab).
+    same transaction; the request's reference. None, and the draft kept, when the quota is
+    full; `storage.drafts.DraftConflict`, and nothing written, when the stored draft is no
+    longer that revision (submitted already, or changed in another tab).
 
     ``shown`` is the visibility of the draft's values (``engine.rules.visibility``).
     """
@@ -138,10 +131,9 @@ async def submit(
         draft=ref,
         ack_to=str(applicant.get("courriel", "")) or None,
     )
-    email = str(applicant.get("courriel", ""))
     try:
         # The draft goes with the request it became; a refused or failed submission keeps it.
         done = await store.submit(state.db, new, now)
     except store.QuotaReached:
-        return Outcome(None, email)
-    return Outcome(done.reference, email)
+        return None
+    return done.reference

@@ -238,6 +238,11 @@ QUOTA_USED = Statement(
         quota_counters.c.scope_key == sa.bindparam("scope_key"),
     )
 )
+APPLICANT_OF = Statement(
+    sa.select(requests.c.procedure_id, requests.c.applicant).where(
+        requests.c.reference == sa.bindparam("reference")
+    )
+)
 BY_TOKEN_HASH = Statement(_by(requests.c.token_hash == sa.bindparam("token_hash")))
 BY_ID = Statement(_by(requests.c.id == sa.bindparam("id")))
 SNAPSHOT = Statement(
@@ -258,6 +263,19 @@ PIECES = Statement(
     .where(pieces.c.request_id == sa.bindparam("request_id"))
     .order_by(pieces.c.id, piece_files.c.position)
 )
+
+
+class Applicant(NamedTuple):
+    procedure_id: str
+    applicant: dict[str, Any]
+
+
+async def applicant_of(db: Database, reference: str) -> Applicant | None:
+    """The procedure and applicant of the request ``reference`` (None: no such request)."""
+    row = await db.fetch_one(APPLICANT_OF, {"reference": reference})
+    if row is None:
+        return None
+    return Applicant(row["procedure_id"], load_json(row["applicant"]))
 
 
 async def claim_quota(db: Database, procedure_id: str, claim: QuotaClaim) -> int:

@@ -25,9 +25,10 @@ from renderer import wizard_state as ws
 from renderer.draft_cache import COOKIE
 from renderer.errors import NotFound
 from renderer.routes.catalogue import availability
-from renderer.security import csrf_input, read_form, session_id
+from renderer.security import csrf_input, has_session_tag, read_form, session_id, session_tag
 from renderer.templating import page_cache, render, render_string
 from storage import drafts
+from storage import requests as requests_store
 from storage.requests import DraftRef
 
 MAX_FILES_CAP = 4
@@ -306,8 +307,6 @@ async def _handle(wiz: Wizard, form: FormData | None) -> Response:
 async def intro(wiz: Wizard, form: FormData | None) -> Response:
     if form is None:
         return wiz.page("wizard/intro.html")
-    # Starting a procedure ends the previous confirmation (kept so that a reload shows it).
-    wiz.request.session.pop("confirmation", None)
     return await wiz.done_then_next()
 
 
@@ -596,32 +595,44 @@ async def summary_step(wiz: Wizard, form: FormData | None) -> Response:
     assert wiz.rev is not None, "a draft with its steps done is stored"
     ref = DraftRef(wiz.sid, wiz.rev)
     try:
-        outcome = await submission.submit(wiz.request, wiz.proc, wiz.draft, wiz.shown, ref)
+        reference = await submission.submit(wiz.request, wiz.proc, wiz.draft, wiz.shown, ref)
     except drafts.DraftConflict:
         # Changed in another tab, or submitted already (a double click on "Valider"): the
         # récapitulatif again, from the stored draft (or the first step, if it is gone).
         wiz.request.app.state.draft_cache.forget(wiz.sid, wiz.proc.id)
         wiz.request.session["wizard_notice"] = ws.DRAFT_CHANGED
         return wiz.redirect(ws.SUMMARY)
-    if outcome.reference is None:
+    if reference is None:
         assert wiz.proc.quota is not None
         return _summary_page(wiz, alert=wiz.proc.quota.message, status_code=409)
     wiz.request.app.state.draft_cache.forget(wiz.sid, wiz.proc.id)
     wiz.rev = None
-    wiz.request.session["confirmation"] = {
-        "procedure": wiz.proc.id,
-        "reference": outcome.reference,
-        "email": outcome.email,
-    }
-    return RedirectResponse(f"/demarches/{wiz.proc.id}/confirmation", status_code=303)
+    return RedirectResponse(confirmation_url(wiz.request, wiz.proc, reference), 303)
+
+
+def confirmation_url(request: Request, proc: Procedure, reference: str) -> str:
+    """The confirmation page of a request just submitted: it names the reference, with a tag
+    that only the browser session which submitted it can check (`security.session_tag`).
+    So the page can be reloaded, and nothing about the request goes into the cookie."""
+    tag = session_tag(request, proc.id, reference)
+    return f"/demarches/{proc.id}/confirmation?{CONFIRMATION_QUERY.format(reference, tag)}"
+
+
+CONFIRMATION_QUERY = "ref={}&cle={}"
 
 
 async def confirmation(request: Request) -> Response:
+    """The confirmation of `confirmation_url`; elsewhere (another browser, a changed link),
+    the procedure's page."""
     proc = _procedure(request)
-    flash = request.session.get("confirmation")
-    if not isinstance(flash, dict) or flash.get("procedure") != proc.id:
+    reference, tag = query_param(request, "ref"), query_param(request, "cle")
+    found = None
+    if reference and has_session_tag(request, tag, proc.id, reference):
+        found = await requests_store.applicant_of(request.app.state.db, reference)
+    if found is None or found.procedure_id != proc.id:
         return RedirectResponse(f"/demarches/{proc.id}", status_code=303)
-    context = {"proc": proc, "reference": flash["reference"], "email": flash["email"]}
+    email = str(found.applicant.get("courriel", ""))
+    context = {"proc": proc, "reference": reference, "email": email}
     return render(request, "wizard/confirmation.html", context)
 
 

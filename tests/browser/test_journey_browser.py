@@ -4,6 +4,7 @@ tracking; axe-core on every page of the journey (no serious or critical violatio
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -152,7 +153,8 @@ def test_journey_in_chromium(app_factory: Any, browser_page: Any) -> None:
         audit(page, audited)
         page.get_by_role("button", name="Valider ma demande").click()
 
-        page.wait_for_url(f"{server.url}/demarches/inscription-cantine/confirmation")
+        confirmation = f"{server.url}/demarches/inscription-cantine/confirmation?ref="
+        page.wait_for_url(re.compile(re.escape(confirmation)))
         assert "Votre demande a bien été prise en compte" in page.inner_text("h1")
         assert "DEM-2026-" in page.inner_text("main")
         audit(page, audited)

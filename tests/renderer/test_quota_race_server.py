@@ -105,6 +105,6 @@ def test_fifty_citizens_for_the_last_place(app_factory: Any, db_url: str, tmp_pa
         confirmed = [r for r in responses if r.status_code == 303]
         refused = [r for r in responses if proc.quota.message in unescape(r.text)]
         assert len(confirmed) == 1, [r.status_code for r in responses]
-        assert confirmed[0].headers["location"] == f"/demarches/{PROC}/confirmation"
+        assert confirmed[0].headers["location"].startswith(f"/demarches/{PROC}/confirmation?ref=")
         assert len(refused) == CLIENTS - 1
         assert asyncio.run(_fill_counter(url, claim, 0)) == proc.quota.max

@@ -1,5 +1,5 @@
 """The récapitulatif: shown documents only, "Modifier" comes back to it, the confirmation
-survives a reload."""
+link (reloadable, in the submitting browser session only)."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_modifier_mes_informations_comes_back_too(example: Any) -> None:
     assert "Jeanne" in example.get(summary_url).text
 
 
-def test_the_confirmation_survives_a_reload_until_another_procedure_starts(
+def test_the_confirmation_link_works_only_in_the_browser_session_that_submitted(
     example: Any,
 ) -> None:
     proc = example.app.state.pack.procedures["acte-naissance"]
@@ -81,13 +81,28 @@ def test_the_confirmation_survives_a_reload_until_another_procedure_starts(
     location = journey.submit(example, proc).headers["location"]
     first = example.get(location)
     reference = journey.re.search(r"DEM-2026-\d{6}", first.text)
-    assert reference is not None
+    assert reference is not None and reference.group(0) in location
+    assert "marie.dupont@example.org" in first.text
+    # Nothing about the request went into the session cookie.
+    assert "DEM-2026" not in str(example.cookies.get("session"))
+    # A reload shows it again, also once another procedure has started.
+    journey.post(example, "/demarches/signalement/etapes/demarche", [])
     again = example.get(location, follow_redirects=False)
     assert again.status_code == 200 and reference.group(0) in again.text
-    journey.post(example, "/demarches/signalement/etapes/demarche", [])
-    gone = example.get(location, follow_redirects=False)
-    assert gone.status_code == 303
-    assert gone.headers["location"] == f"/demarches/{proc.id}"
+
+    def refused(url: str, procedure_id: str = proc.id) -> None:
+        response = example.get(url, follow_redirects=False)
+        assert response.status_code == 303, url
+        assert response.headers["location"] == f"/demarches/{procedure_id}"
+
+    # Another reference (requests are numbered in order), another procedure, no tag.
+    refused(location.replace(reference.group(0), "DEM-2026-000999"))
+    refused(location.replace(proc.id, "signalement"), "signalement")
+    refused(location.split("&")[0])
+    refused(f"/demarches/{proc.id}/confirmation")
+    # Another browser: the same link leads to the procedure's page.
+    example.cookies.clear()
+    refused(location)
 
 
 def test_unanswered_optional_fields_are_left_out_and_plurals_are_french(example: Any) -> None:

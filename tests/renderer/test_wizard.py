@@ -55,8 +55,9 @@ def test_whole_journey_on_both_databases(
 
     response = journey.submit(client, proc)
     assert response.status_code == 303
-    assert response.headers["location"] == f"/demarches/{procedure_id}/confirmation"
-    confirmation = unescape(client.get(response.headers["location"]).text)
+    location = response.headers["location"]
+    assert location.startswith(f"/demarches/{procedure_id}/confirmation?ref=DEM-2026-")
+    confirmation = unescape(client.get(location).text)
     assert "Votre demande a bien été prise en compte" in confirmation
     reference = re.search(r"DEM-2026-\d{6}", confirmation)
     assert reference is not None
@@ -65,7 +66,7 @@ def test_whole_journey_on_both_databases(
         "<strong>marie.dupont@example.org</strong>" in confirmation
     )
     # A reload shows the confirmation again (tests/renderer/test_recap.py).
-    again = client.get(f"/demarches/{procedure_id}/confirmation", follow_redirects=False)
+    again = client.get(location, follow_redirects=False)
     assert again.status_code == 200 and reference.group(0) in again.text
 
     mail = journey.outbox_mails(client)[-1]
