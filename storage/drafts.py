@@ -64,20 +64,18 @@ def revision() -> sa.ColumnElement[bool]:
 
 _WRITTEN = ("version", "data", "updated_at", "rev")
 
-# Compiled once per backend: these run on every wizard page.
+# Compiled once per backend: these run on every wizard page. The writes tell whether they
+# wrote by their row count (`Database.execute_count`), not by RETURNING.
 LOAD = Statement(sa.select(*(drafts.c[name] for name in _WRITTEN)).where(_key()))
 INSERT = Statement(
     lambda backend: (
         dialect_insert(backend, drafts)
         .values(**binds("session_id", "procedure_id", *_WRITTEN))
         .on_conflict_do_nothing(index_elements=["session_id", "procedure_id"])
-        .returning(drafts.c.rev)
     )
 )
-UPDATE = Statement(
-    drafts.update().where(revision()).values(**binds(*_WRITTEN)).returning(drafts.c.rev)
-)
-DELETE_REV = Statement(drafts.delete().where(revision()).returning(drafts.c.rev))
+UPDATE = Statement(drafts.update().where(revision()).values(**binds(*_WRITTEN)))
+DELETE_REV = Statement(drafts.delete().where(revision()))
 
 
 async def load_draft(db: Database, session_id: str, procedure_id: str) -> Draft | None:
@@ -115,9 +113,9 @@ async def save_draft(
         "rev": rev,
     }
     if expected is None:
-        written = await db.fetch_all(INSERT, values)
+        written = await db.execute_count(INSERT, values)
     else:
-        written = await db.fetch_all(UPDATE, dict(values, expected=expected))
+        written = await db.execute_count(UPDATE, dict(values, expected=expected))
     if not written:
         raise DraftConflict(session_id, procedure_id, expected)
     return rev
@@ -126,7 +124,7 @@ async def save_draft(
 async def delete_draft(db: Database, session_id: str, procedure_id: str, rev: str) -> bool:
     """Delete the draft if it is at revision ``rev`` (a newer one stays); whether it was."""
     key = {"session_id": session_id, "procedure_id": procedure_id, "expected": rev}
-    return bool(await db.fetch_all(DELETE_REV, key))
+    return await db.execute_count(DELETE_REV, key) > 0
 
 
 async def purge_drafts(db: Database, older_than: dt.datetime) -> int:

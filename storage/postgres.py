@@ -107,6 +107,16 @@ class PostgresDatabase(Database):
         compiled = self.compiled(query)
         await self._target().execute(compiled.sql, *compiled.args(values))
 
+    async def execute_count(self, query: Query, values: Values = None) -> int:
+        compiled = self.compiled(query)
+        status = await self._target().execute(compiled.sql, *compiled.args(values))
+        # The command tag: "INSERT 0 1", "UPDATE 3", "DELETE 0".
+        count = status.rsplit(" ", 1)[-1]
+        return int(count) if count.isdigit() else 0
+
+    async def insert_id(self, query: Query, values: Values = None) -> int:
+        return int(await self.fetch_val(query, values))
+
     async def disconnect(self) -> None:
         await self._lanes.close()
         await self._inner.disconnect()

@@ -42,6 +42,7 @@ from storage.db import (
     dialect_insert,
     dump_json,
     load_json,
+    returning_id,
 )
 from storage.outbox import ACK, queue_template
 from storage.tables import (
@@ -156,6 +157,7 @@ def format_reference(year: int, number: int) -> str:
 def _claim_quota(backend: Backend) -> Any:
     # Insert-or-increment in one statement: the row lock (PostgreSQL) or the write lock
     # (SQLite) makes the WHERE see the latest count; no row comes back when it is full.
+    # Only for a period's first claim and a full quota: see `claim_quota`.
     c = quota_counters.c
     insert = dialect_insert(backend, quota_counters).values(
         **binds("procedure_id", "period_key", "scope_key"), count=1
@@ -168,6 +170,7 @@ def _claim_quota(backend: Backend) -> Any:
 
 
 def _next_reference(backend: Backend) -> Any:
+    # A year's first reference (see `next_reference`).
     c = reference_counters.c
     insert = dialect_insert(backend, reference_counters).values(year=sa.bindparam("year"), last=1)
     return insert.on_conflict_do_update(
@@ -199,12 +202,32 @@ _REQUEST_COLUMNS = (
     "created_at",
     "updated_at",
 )
-# Hot statements, compiled once per backend (see storage.db).
+# Hot statements, compiled once per backend (see storage.db). The counters are bumped by a
+# plain UPDATE, the ids read from the driver: RETURNING costs a temporary table per run on
+# SQLite (`Database.execute_count`).
 CLAIM_QUOTA = Statement(_claim_quota)
+TAKE_PLACE = Statement(
+    quota_counters.update()
+    .where(
+        quota_counters.c.procedure_id == sa.bindparam("procedure_id"),
+        quota_counters.c.period_key == sa.bindparam("period_key"),
+        quota_counters.c.scope_key == sa.bindparam("scope_key"),
+        quota_counters.c.count < sa.bindparam("max"),
+    )
+    .values(count=quota_counters.c.count + 1)
+)
 NEXT_REFERENCE = Statement(_next_reference)
+BUMP_REFERENCE = Statement(
+    reference_counters.update()
+    .where(reference_counters.c.year == sa.bindparam("year"))
+    .values(last=reference_counters.c.last + 1)
+)
+LAST_REFERENCE = Statement(
+    sa.select(reference_counters.c.last).where(reference_counters.c.year == sa.bindparam("year"))
+)
 KEEP_DEFINITION = Statement(_keep_definition)
 INSERT_REQUEST = Statement(
-    requests.insert().values(**binds(*_REQUEST_COLUMNS)).returning(requests.c.id)
+    returning_id(requests.insert().values(**binds(*_REQUEST_COLUMNS)), requests.c.id)
 )
 INSERT_EVENT = Statement(
     request_events.insert().values(
@@ -212,9 +235,12 @@ INSERT_EVENT = Statement(
     )
 )
 INSERT_PIECE = Statement(
-    pieces.insert()
-    .values(**binds("request_id", "account_id", "document_type", "label", "created_at"))
-    .returning(pieces.c.id)
+    returning_id(
+        pieces.insert().values(
+            **binds("request_id", "account_id", "document_type", "label", "created_at")
+        ),
+        pieces.c.id,
+    )
 )
 INSERT_PIECE_FILE = Statement(
     piece_files.insert().values(
@@ -278,9 +304,8 @@ async def applicant_of(db: Database, reference: str) -> Applicant | None:
     return Applicant(row["procedure_id"], load_json(row["applicant"]))
 
 
-async def claim_quota(db: Database, procedure_id: str, claim: QuotaClaim) -> int:
-    """Take one place or raise `QuotaReached`; call inside a transaction. Returns the count."""
-    count = None
+async def claim_quota(db: Database, procedure_id: str, claim: QuotaClaim) -> None:
+    """Take one place or raise `QuotaReached`; call inside a transaction."""
     if claim.max > 0:
         values = {
             "procedure_id": procedure_id,
@@ -288,16 +313,25 @@ async def claim_quota(db: Database, procedure_id: str, claim: QuotaClaim) -> int
             "scope_key": claim.scope_key,
             "max": claim.max,
         }
-        count = await db.fetch_val(CLAIM_QUOTA, values)
-    if count is None:
-        raise QuotaReached(procedure_id, claim.period_key, claim.scope_key)
-    return int(count)
+        # Usually the period's counter exists and has room: one UPDATE takes the place (its
+        # WHERE is evaluated on the latest count, under the row or write lock).
+        if await db.execute_count(TAKE_PLACE, values):
+            return
+        # No counter yet (the period's first claim), or the quota is full.
+        if await db.fetch_val(CLAIM_QUOTA, values) is not None:
+            return
+    raise QuotaReached(procedure_id, claim.period_key, claim.scope_key)
 
 
 async def next_reference(db: Database, now: dt.datetime) -> str:
-    """The next ``DEM-<year>-<number>``; the year is the Paris year. Inside a transaction."""
+    """The next ``DEM-<year>-<number>``; the year is the Paris year. Inside a transaction,
+    which holds the counter's row (PostgreSQL) or the write lock (SQLite) from the UPDATE on,
+    so the SELECT reads this transaction's own number."""
     year = now.astimezone(PARIS).year
-    number = await db.fetch_val(NEXT_REFERENCE, {"year": year})
+    if await db.execute_count(BUMP_REFERENCE, {"year": year}):
+        number = await db.fetch_val(LAST_REFERENCE, {"year": year})
+    else:  # the year's first request
+        number = await db.fetch_val(NEXT_REFERENCE, {"year": year})
     return format_reference(year, int(number))
 
 
@@ -328,7 +362,7 @@ async def submit(db: Database, new: NewRequest, now: dt.datetime) -> Submitted:
                 await claim_quota(db, new.procedure_id, new.quota)
             reference = await next_reference(db, now)
             values = _request_values(new, reference, hash_token(token), now)
-            request_id = int(await db.fetch_val(INSERT_REQUEST, values))
+            request_id = await db.insert_id(INSERT_REQUEST, values)
             await add_event(db, request_id, "submitted", now=now, actor_kind="citizen")
             for piece in new.pieces:
                 await add_piece(db, piece, now=now, request_id=request_id)
@@ -408,7 +442,7 @@ async def add_piece(
         "label": piece.label,
         "created_at": now,
     }
-    piece_id = int(await db.fetch_val(INSERT_PIECE, values))
+    piece_id = await db.insert_id(INSERT_PIECE, values)
     for position, stored in enumerate(piece.files, start=1):
         values = {
             "piece_id": piece_id,

@@ -126,6 +126,14 @@ def run(connection: sqlite3.Connection, compiled: Compiled, values: Values) -> l
     ]
 
 
+def write(connection: sqlite3.Connection, compiled: Compiled, values: Values) -> sqlite3.Cursor:
+    """Run a statement that returns no rows; the closed cursor keeps ``rowcount`` (rows
+    written) and ``lastrowid``."""
+    cursor = connection.execute(compiled.sql, compiled.params(values))
+    cursor.close()
+    return cursor
+
+
 class SQLiteDatabase(Database):
     backend = "sqlite"
 
@@ -181,6 +189,21 @@ class SQLiteDatabase(Database):
 
     async def execute(self, query: Query, values: Values = None) -> None:
         await self.fetch_all(query, values)
+
+    async def _write(self, query: Query, values: Values) -> sqlite3.Cursor:
+        compiled = self.compiled(query)
+        if self._depth.get():
+            return write(self._writer, compiled, values)
+        async with _Transaction(self):
+            return write(self._writer, compiled, values)
+
+    async def execute_count(self, query: Query, values: Values = None) -> int:
+        return (await self._write(query, values)).rowcount
+
+    async def insert_id(self, query: Query, values: Values = None) -> int:
+        rowid = (await self._write(query, values)).lastrowid
+        assert rowid is not None, "an INSERT sets the cursor's lastrowid"
+        return rowid
 
     def _commit_soon(self, group: _Group) -> None:
         """COMMIT ``group`` now if no transaction holds the lock, else once it is free.
