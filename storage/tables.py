@@ -88,6 +88,12 @@ def _where_set(column: sa.Column[int]) -> sa.Index:
 
 ix_requests_account_id = _where_set(requests.c.account_id)
 
+ACTOR_KINDS = ("agent", "citizen", "system")
+# Written with OR rather than IN (since schema 5): SQLite (3.40) checks an IN list of more
+# than two values by filling a temporary table at every row written, ~30 k instructions
+# per event, where the ORs cost almost nothing. The same on both databases.
+ACTOR_KIND_CHECK = " OR ".join(f"actor_kind = '{kind}'" for kind in ACTOR_KINDS)
+
 # Every change to a request: submission, status changes, messages, documents, appointments.
 request_events = sa.Table(
     "request_events",
@@ -99,7 +105,7 @@ request_events = sa.Table(
     sa.Column("actor_kind", sa.String(16), nullable=False),
     sa.Column("actor_id", ID, nullable=True),
     sa.Column("data", sa.Text, nullable=False),
-    sa.CheckConstraint("actor_kind IN ('agent', 'citizen', 'system')", name="actor_kind"),
+    sa.CheckConstraint(ACTOR_KIND_CHECK, name="actor_kind"),
 )
 
 # A piece ("pièce justificative") belongs to a request or to a citizen's storage.

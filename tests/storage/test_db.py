@@ -330,3 +330,24 @@ def test_json_text_is_the_stdlib_text_and_takes_what_orjson_refuses() -> None:
     assert dump_json({1: day}, default=str) == '{"1":"2026-11-30"}'
     with pytest.raises(TypeError):
         dump_json({"when": object()})
+
+
+async def test_execute_count_and_insert_id_on_both_databases(db: Database) -> None:
+    from storage.db import Statement, returning_id
+
+    counters = tables.reference_counters
+    insert = Statement(
+        returning_id(counters.insert().values(year=sa.bindparam("y"), last=0), counters.c.year)
+    )
+    assert await db.insert_id(insert, {"y": 2025}) == 2025
+    assert await db.insert_id(insert, {"y": 2026}) == 2026
+    bump = counters.update().values(last=counters.c.last + 1)
+    assert await db.execute_count(bump) == 2
+    assert await db.execute_count(bump.where(counters.c.year == 2030)) == 0
+    again = db.insert(counters).values(year=2026, last=9).on_conflict_do_nothing()
+    assert await db.execute_count(again) == 0
+    async with db.transaction():
+        assert await db.execute_count(counters.delete().where(counters.c.year == 2025)) == 1
+    assert await db.fetch_all(sa.select(counters.c.year, counters.c.last)) == [
+        {"year": 2026, "last": 1}
+    ]

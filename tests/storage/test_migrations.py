@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.schema import CreateTable
 
 from storage import tables
-from storage.db import Database, backend_of, connect
+from storage.db import DIALECTS, Database, backend_of, connect
 from storage.migrations import MIGRATIONS, applied_versions, migrate, tables_at
 
 pytestmark = pytest.mark.anyio
@@ -191,3 +192,77 @@ async def test_a_new_database_has_the_indexes_of_the_latest_version(db_url: str)
         assert all("account_id is not null" in sql.lower() for sql in found.values())
     finally:
         await db.disconnect()
+
+
+async def _actor_kind_check(db: Database) -> str:
+    """The text of the events' actor kind CHECK, as the database holds it."""
+    if db.backend == "sqlite":
+        query = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'request_events'"
+    else:
+        query = (
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conname = 'ck_request_events_actor_kind'"
+        )
+    return str(await db.fetch_val(sa.text(query)))
+
+
+def _ors_only(check: str) -> bool:
+    """An OR of equalities, not IN (PostgreSQL shows IN as ``= ANY (ARRAY[...])``)."""
+    upper = check.upper()
+    return upper.count(" OR ") == 2 and " IN " not in upper and "ANY" not in upper
+
+
+async def test_version_5_checks_the_events_actor_kind_with_ors_and_keeps_the_events(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage.requests import add_event, get_request, submit
+    from tests.storage.factories import new_request
+
+    db = await connect(db_url)
+    try:
+        await _migrated_to(db, monkeypatch, 4, "request_events")
+        # The CHECK as versions 1-4 wrote it (version 1 now writes the new one).
+        old = "actor_kind IN ('agent', 'citizen', 'system')"
+        if db.backend == "sqlite":
+            dialect = DIALECTS["sqlite"]
+            ddl = str(CreateTable(tables.request_events).compile(dialect=dialect))
+            assert tables.ACTOR_KIND_CHECK in ddl
+            await db.execute(sa.text("DROP TABLE request_events"))
+            await db.execute(sa.text(ddl.replace(tables.ACTOR_KIND_CHECK, old)))
+            await db.execute(
+                sa.text("CREATE INDEX ix_request_events_request_id ON request_events (request_id)")
+            )
+        else:
+            await db.execute(
+                sa.text(
+                    "ALTER TABLE request_events DROP CONSTRAINT ck_request_events_actor_kind, "
+                    f"ADD CONSTRAINT ck_request_events_actor_kind CHECK ({old})"
+                )
+            )
+        assert not _ors_only(await _actor_kind_check(db))
+        now = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+        done = await submit(db, new_request(), now)
+        await add_event(db, done.id, "message", now=now, actor_kind="agent", actor_id=7)
+
+        monkeypatch.setattr("storage.migrations.MIGRATIONS", MIGRATIONS[:5])
+        assert await migrate(db) == [5]
+        check = await _actor_kind_check(db)
+        assert _ors_only(check) and "'citizen'" in check, check
+        tracked = await get_request(db, done.id)
+        assert tracked is not None
+        kinds = [(e.kind, e.actor_kind, e.actor_id) for e in tracked.events]
+        assert kinds == [("submitted", "citizen", None), ("message", "agent", 7)]
+        with pytest.raises(Exception, match=r"(?i)check"):
+            await add_event(db, done.id, "message", now=now, actor_kind="robot")
+        assert await _indexes_of(db, "request_events") == {"ix_request_events_request_id"}
+    finally:
+        await db.disconnect()
+
+
+async def _indexes_of(db: Database, table: str) -> set[str]:
+    if db.backend == "sqlite":
+        query = f"SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '{table}'"
+    else:
+        query = f"SELECT indexname AS name FROM pg_indexes WHERE tablename = '{table}'"
+    names = {str(r["name"]) for r in await db.fetch_all(sa.text(query))}
+    return {n for n in names if n.startswith("ix_")}
