@@ -614,11 +614,8 @@ def confirmation_url(request: Request, proc: Procedure, reference: str) -> str:
     """The confirmation page of a request just submitted: it names the reference, with a tag
     that only the browser session which submitted it can check (`security.session_tag`).
     So the page can be reloaded, and nothing about the request goes into the cookie."""
-    tag = session_tag(request, proc.id, reference)
-    return f"/demarches/{proc.id}/confirmation?{CONFIRMATION_QUERY.format(reference, tag)}"
-
-
-CONFIRMATION_QUERY = "ref={}&cle={}"
+    tag = session_tag(request, proc.id, reference)  # base64url, as the reference needs no quoting
+    return f"/demarches/{proc.id}/confirmation?ref={reference}&cle={tag}"
 
 
 async def confirmation(request: Request) -> Response:
