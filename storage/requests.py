@@ -7,12 +7,15 @@ the outbox (a template row that the mail worker composes from the stored request
 transaction, which any exception (QuotaReached included) rolls back; on PostgreSQL ONE
 statement (`storage.pg_submit`).
 
-Quota: one counter row per (procedure, period, scope), claimed in one statement with
-``INSERT (count 1) ON CONFLICT DO UPDATE SET count = count + 1 WHERE count < max RETURNING
-count``. On PostgreSQL the conflicting row is locked and the WHERE is evaluated on its
-latest version; on SQLite ``BEGIN IMMEDIATE`` serialises writers. Either way the quota can
-never be exceeded, without counting requests. The reference counter is the same kind of
-upsert. Hot statements are module-level `Statement` objects, compiled once per backend.
+Quota: one counter row per (procedure, period, scope), claimed by ``UPDATE ... SET count =
+count + 1 WHERE ... AND count < max`` (a row written: the place is taken), else, for a
+period's first claim or a full quota, by ``INSERT (count 1) ON CONFLICT DO UPDATE SET count =
+count + 1 WHERE count < max RETURNING count``. On PostgreSQL the row is locked and the WHERE
+is evaluated on its latest version; on SQLite ``BEGIN IMMEDIATE`` serialises writers.
+Either way the quota can never be exceeded, without counting requests. The reference
+counter is bumped the same way (UPDATE, then read; the upsert for a year's first). On
+PostgreSQL the submission uses the upserts in its one statement. Hot statements are
+module-level `Statement` objects, compiled once per backend.
 
 Tracking token: ``secrets.token_urlsafe(32)`` (256 bits); the request keeps only its
 SHA-256. The token itself stays in the acknowledgement's outbox row until that mail is sent
