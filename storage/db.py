@@ -310,11 +310,9 @@ async def connect(url: str) -> Database:
 # submission encodes and parses a dozen small documents: its stamps, its draft, its request).
 # The text is what the stdlib writes with these options: compact, keys sorted, UTF-8 as is.
 # Where orjson refuses a value (an integer beyond 64 bits, a key that is not a string), the
-# stdlib writes it, the same way it did before orjson.
+# stdlib writes it, the same way it did before orjson; orjson reads such an integer back as
+# a float (a number field turns 1e30 into one: it comes back as 1e30).
 _JSON_OPTIONS = orjson.OPT_SORT_KEYS
-_stdlib_dump = json.JSONEncoder(
-    ensure_ascii=False, sort_keys=True, separators=(",", ":"), check_circular=False
-)
 
 
 def dump_json(value: Any, default: Callable[[Any], Any] | None = None) -> str:
@@ -322,12 +320,11 @@ def dump_json(value: Any, default: Callable[[Any], Any] | None = None) -> str:
     (without it, such a value is a TypeError)."""
     try:
         return orjson.dumps(value, default=default, option=_JSON_OPTIONS).decode()
-    except TypeError:  # orjson.JSONEncodeError
-        if default is None:
-            return _stdlib_dump.encode(value)
-        return json.JSONEncoder(
+    except TypeError:  # orjson.JSONEncodeError: the stdlib, with the same options
+        stdlib = json.JSONEncoder(
             ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=default
-        ).encode(value)
+        )
+        return stdlib.encode(value)
 
 
 def load_json(text: str | bytes | None) -> Any:
