@@ -236,14 +236,6 @@ class Database:
         """The dialect's INSERT, which has ``on_conflict_do_nothing/do_update``."""
         return dialect_insert(self.backend, table)
 
-    async def insert_ignore(
-        self, table: sa.Table, values: Mapping[str, Any], keys: Sequence[str]
-    ) -> None:
-        """Insert a row unless one with the same ``keys`` exists (no error, no change)."""
-        await self.execute(
-            self.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
-        )
-
     async def disconnect(self) -> None:
         raise NotImplementedError
 
