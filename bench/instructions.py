@@ -14,7 +14,7 @@ requests only (``valgrind --tool=callgrind``, collection switched on and off aro
 with ``callgrind_control``):
 
 - bare page: bench/pages.py's bare Starlette app, ``GET /`` (a static Jinja2 page of the
-  form step page's size);
+  form step page's size, measured first by this script, as bench/pages.py does);
 - submission: the récapitulatif POST of N complete drafts of ``acte-naissance`` on a
   temporary SQLite file, C connections at once (C submissions share a group commit).
 
@@ -42,8 +42,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import pages  # noqa: E402
-
-BARE_SIZE = 8152  # bytes: the form step page's size in bench/pages.py's last tables
 
 
 class MemoryTransport(asyncio.Transport):
@@ -112,7 +110,7 @@ def callgrind(on: bool) -> None:
 
 
 async def measure_bare(args: argparse.Namespace) -> None:
-    app = pages.bare_app(BARE_SIZE)
+    app = pages.bare_app(args.size)
     request = pages.request_bytes(8000, "GET", "/")
     await serve(app, [request] * args.warm_up, args.concurrency, 200)
     callgrind(True)
@@ -120,15 +118,34 @@ async def measure_bare(args: argparse.Namespace) -> None:
     callgrind(False)
 
 
-async def measure_submission(args: argparse.Namespace, var: Path) -> None:
-    import httpx
-
+def portal(var: Path) -> tuple[Any, Any]:
+    """(the portal's app on a new SQLite file in ``var``, the example commune's pack)."""
     from engine.validate import load_pack
     from renderer.app import app_from_env
 
     os.environ.update(pages.portal_env(f"sqlite:///{var / 'bench.sqlite3'}", var))
-    pack = load_pack([ROOT / "definitions"])
-    app = app_from_env()
+    return app_from_env(), load_pack([ROOT / "definitions"])
+
+
+async def form_page_size() -> int:
+    """The byte size of the form step page (with its draft), which the bare page copies."""
+    import httpx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app, pack = portal(Path(tmp))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                await pages.fill_session(client, pack, complete=False)
+                page = await client.get(f"/demarches/{pages.PROC}/etapes/demande-{pages.STEP}")
+                assert page.status_code == 200, page.status_code
+                return len(page.content)
+
+
+async def measure_submission(args: argparse.Namespace, var: Path) -> None:
+    import httpx
+
+    app, pack = portal(var)
     summary = f"/demarches/{pages.PROC}/etapes/recapitulatif"
     async with app.router.lifespan_context(app):
         posts = []
@@ -150,7 +167,7 @@ def count(kind: str, args: argparse.Namespace) -> int:
         out = Path(tmp) / "callgrind.out"
         child = [sys.executable, __file__, "--child", kind, "--var", tmp]
         child += ["--submissions", str(args.submissions), "--concurrency", str(args.concurrency)]
-        child += ["--warm-up", str(args.warm_up)]
+        child += ["--warm-up", str(args.warm_up), "--size", str(args.size)]
         valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
         valgrind.append(f"--callgrind-out-file={out}")
         env = {**os.environ, "GUICHET_CALLGRIND": "1"}
@@ -170,6 +187,7 @@ def main() -> int:
     parser.add_argument("--warm-up", type=int, default=40)
     parser.add_argument("--child", choices=("bare", "submission"), help=argparse.SUPPRESS)
     parser.add_argument("--var", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "bare":
         asyncio.run(measure_bare(args))
@@ -181,9 +199,13 @@ def main() -> int:
         print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
     n = args.submissions
+    args.size = asyncio.run(form_page_size())
     bare = count("bare", args) / n
     submission = count("submission", args) / n
-    print(f"Instructions per request (callgrind; {n} requests, {args.concurrency} connections):")
+    print(
+        f"Instructions per request (callgrind; {n} requests, {args.concurrency} connections;"
+        f" the bare page of {args.size} bytes, the form step page's size):"
+    )
     print()
     print("| request | instructions | ratio of the bare page's |")
     print("| --- | ---: | ---: |")
