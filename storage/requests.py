@@ -172,6 +172,16 @@ def _claim_quota(backend: Backend) -> Any:
     ).returning(c.count)
 
 
+def _quota_counter() -> sa.ColumnElement[bool]:
+    """The counter row of (procedure_id, period_key, scope_key)."""
+    c = quota_counters.c
+    return sa.and_(
+        c.procedure_id == sa.bindparam("procedure_id"),
+        c.period_key == sa.bindparam("period_key"),
+        c.scope_key == sa.bindparam("scope_key"),
+    )
+
+
 def _next_reference(backend: Backend) -> Any:
     # A year's first reference (see `next_reference`).
     c = reference_counters.c
@@ -211,12 +221,7 @@ _REQUEST_COLUMNS = (
 CLAIM_QUOTA = Statement(_claim_quota)
 TAKE_PLACE = Statement(
     quota_counters.update()
-    .where(
-        quota_counters.c.procedure_id == sa.bindparam("procedure_id"),
-        quota_counters.c.period_key == sa.bindparam("period_key"),
-        quota_counters.c.scope_key == sa.bindparam("scope_key"),
-        quota_counters.c.count < sa.bindparam("max"),
-    )
+    .where(_quota_counter(), quota_counters.c.count < sa.bindparam("max"))
     .values(count=quota_counters.c.count + 1)
 )
 NEXT_REFERENCE = Statement(_next_reference)
@@ -260,13 +265,7 @@ CANCEL = Statement(
     )
     .returning(requests.c.id)
 )
-QUOTA_USED = Statement(
-    sa.select(quota_counters.c.count).where(
-        quota_counters.c.procedure_id == sa.bindparam("procedure_id"),
-        quota_counters.c.period_key == sa.bindparam("period_key"),
-        quota_counters.c.scope_key == sa.bindparam("scope_key"),
-    )
-)
+QUOTA_USED = Statement(sa.select(quota_counters.c.count).where(_quota_counter()))
 APPLICANT_OF = Statement(
     sa.select(requests.c.procedure_id, requests.c.applicant).where(
         requests.c.reference == sa.bindparam("reference")
